@@ -1,0 +1,158 @@
+"""Load and validate the workflow config before any job is planned.
+
+``validate_config`` checks the config against the JSON schema (filling in its
+defaults), then what a schema cannot say: every model an experiment names is
+defined with the right modality, every local model path exists (or is built by
+the workflow), every dataset is defined. Each failure is one line naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+TINY_ROOT = "resources/tiny-models"
+EXPERIMENT_MODEL_KEYS = {"text_models": "text", "vision_models": "vision", "models": None}
+
+
+def is_local_path(identifier: str) -> bool:
+    """A model id names a local directory when it exists or is written as a path.
+
+    Hub ids have at most one slash (``org/name``); anything starting with ``/``,
+    ``.`` or ``~``, or with more than one slash, is a path.
+    """
+    return (
+        os.path.isdir(os.path.expanduser(identifier))
+        or identifier.startswith(("/", ".", "~"))
+        or identifier.count("/") > 1
+    )
+
+
+class ConfigError(ValueError):
+    """A config the workflow refuses; the message is one line naming the key at fault."""
+
+
+def _with_defaults(validator_class):
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def load_schema(path: str | os.PathLike) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path) or "(top level)"
+
+
+def _schema_error(error: jsonschema.ValidationError) -> ConfigError:
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - allowed)
+        where = _key_path(error)
+        keys = ", ".join(f"{where}.{key}" if error.absolute_path else key for key in unknown)
+        return ConfigError(f"config: unknown key {keys}; allowed here: {', '.join(sorted(allowed))}")
+    return ConfigError(f"config: {_key_path(error)}: {error.message}")
+
+
+def validate_config(config: dict, schema_path: str | os.PathLike, root: str | os.PathLike = ".") -> dict:
+    """Return a validated copy of ``config`` with defaults filled in, or raise ConfigError.
+
+    ``root`` is the directory relative model paths are resolved against (the workdir).
+    """
+    config = copy.deepcopy(dict(config))
+    validator = _Validator(load_schema(schema_path))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        raise _schema_error(error)
+    _check_experiments(config)
+    for name, entry in config["models"].items():
+        _check_model_paths(name, entry, Path(root))
+    return config
+
+
+def _check_experiments(config: dict) -> None:
+    models, datasets = config["models"], config["datasets"]
+    for experiment, spec in config["experiments"].items():
+        for key, modality in EXPERIMENT_MODEL_KEYS.items():
+            for name in spec.get(key, []):
+                where = f"experiments.{experiment}.{key}"
+                if name not in models:
+                    raise ConfigError(f"config: {where}: model {name!r} is not defined under `models`")
+                if modality and models[name]["modality"] != modality:
+                    raise ConfigError(
+                        f"config: {where}: model {name!r} has modality {models[name]['modality']!r}, "
+                        f"expected {modality!r}"
+                    )
+        for name in spec.get("datasets", []):
+            if name not in datasets:
+                raise ConfigError(
+                    f"config: experiments.{experiment}.datasets: dataset {name!r} is not defined under `datasets`"
+                )
+
+
+def tiny_model_dir(entry: dict) -> str | None:
+    return f"{TINY_ROOT}/{entry['tiny']}" if entry.get("tiny") else None
+
+
+def local_paths(entry: dict) -> dict[str, str]:
+    """The entry's keys that name local files or folders, by key."""
+    paths = {}
+    if entry["source"] != "torchvision" and is_local_path(entry["id"]):
+        paths["id"] = entry["id"]
+    for key in ("weights", "pretrained"):
+        value = entry.get(key)
+        if isinstance(value, str) and (is_local_path(value) or Path(value).suffix in (".safetensors", ".pt", ".pth", ".bin")):
+            paths[key] = value
+    return paths
+
+
+def _check_model_paths(name: str, entry: dict, root: Path) -> None:
+    built = tiny_model_dir(entry)
+    paths = local_paths(entry)
+    if built:
+        if not paths or not all(Path(p) == Path(built) or Path(built) in Path(p).parents for p in paths.values()):
+            raise ConfigError(
+                f"config: models.{name}: a tiny model is built into {built}; point id (or weights) there"
+            )
+        return
+    for key, value in paths.items():
+        path = Path(os.path.expanduser(value))
+        if not (path if path.is_absolute() else root / path).exists():
+            raise ConfigError(
+                f"config: models.{name}.{key}: local path {value} does not exist "
+                "(a hub id has the form org/name; a local model must exist before the run)"
+            )
+
+
+def canonical(entry: dict) -> str:
+    """One model's or dataset's entry as a rule param: key order and YAML layout never rerun a job."""
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"))
+
+
+def model_spec(config: dict, name: str) -> dict:
+    """What an extraction job of ``name`` depends on: its own entry over the embed defaults."""
+    defaults = {key: config["embed"][key] for key in ("device", "dtype", "batch_size")}
+    return {**defaults, **config["models"][name]}
+
+
+def load_yaml(path: str | os.PathLike) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}

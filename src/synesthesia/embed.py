@@ -1,0 +1,153 @@
+"""Batched extraction of embeddings into the HDF5 store, resumable after a kill."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .models.base import Encoder
+from .store import PartialStore
+
+# Bump when a change alters what extraction computes, so exactly the embedding jobs rerun.
+EMBED_VERSION = 1
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteEmbeddingError(FloatingPointError):
+    pass
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Index batches of similar token length (longest first), so little padding is computed.
+
+    The plan depends only on the lengths and batch size, so a resumed run
+    rebuilds exactly the batches of the interrupted one.
+    """
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def sequential_batches(n: int, batch_size: int) -> list[np.ndarray]:
+    return [np.arange(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+
+
+def check_finite(vectors: torch.Tensor, model: str, item_ids: Sequence[str]) -> None:
+    bad = ~torch.isfinite(vectors).all(dim=1)
+    if bool(bad.any()):
+        first = item_ids[int(bad.nonzero()[0])]
+        raise NonFiniteEmbeddingError(
+            f"model {model!r} produced non-finite vectors for {int(bad.sum())} items (first: {first!r}); "
+            "with float16 this is usually an overflow: use dtype bfloat16 or float32"
+        )
+
+
+def _progress(total: int, done: int, desc: str):
+    # mininterval keeps job logs short when tqdm writes to a file instead of a terminal.
+    return tqdm(total=total, initial=done, desc=desc, unit="item", mininterval=10, miniters=1)
+
+
+def extract_texts(
+    encoder: Encoder,
+    ids: Sequence[str],
+    texts: Sequence[str],
+    out: str | Path,
+    spec: dict,
+    batch_size: int,
+    owners: Sequence[int] | None = None,
+) -> Path:
+    """Embed ``texts`` (one per unit; per-occurrence items when ``owners`` is given)."""
+    store = PartialStore(out, ids, spec, owners=owners, log=log.info)
+    try:
+        lengths = encoder.token_lengths(texts)
+        truncated = int((lengths > encoder.max_length).sum())
+        if truncated:
+            log.warning("%s: %d of %d texts exceed %d tokens and are truncated",
+                        encoder.name, truncated, len(texts), encoder.max_length)
+        done = store.done_mask()
+        batches = [b for b in length_batches(lengths, batch_size) if not done[b].all()]
+        unit_ids = list(ids) if owners is None else [ids[o] for o in owners]
+        with _progress(len(texts), int(done.sum()), f"embed {encoder.name}") as bar:
+            for batch in batches:
+                vectors = encoder.encode_texts([texts[i] for i in batch])
+                check_finite(vectors, encoder.name, [unit_ids[i] for i in batch])
+                store.write(batch, vectors.numpy())
+                bar.update(len(batch))
+        attrs = {**encoder.provenance(), **_spec_attrs(spec), "max_length": encoder.max_length,
+                 "truncated": truncated, "n_units": len(texts)}
+        return store.finalize(attrs)
+    finally:
+        store.close()
+
+
+class _ImageDataset(torch.utils.data.Dataset):
+    def __init__(self, paths: Sequence[str], transform):
+        self.paths, self.transform = list(paths), transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int):
+        from PIL import Image
+
+        with Image.open(self.paths[index]) as image:
+            return index, self.transform(image)
+
+
+def extract_images(
+    encoder: Encoder,
+    ids: Sequence[str],
+    paths: Sequence[str],
+    out: str | Path,
+    spec: dict,
+    batch_size: int,
+    workers: int = 0,
+    owners: Sequence[int] | None = None,
+) -> Path:
+    """Embed images, decoded by ``workers`` DataLoader processes, in file order."""
+    store = PartialStore(out, ids, spec, owners=owners, log=log.info)
+    try:
+        done = store.done_mask()
+        todo = [b for b in sequential_batches(len(paths), batch_size) if not done[b].all()]
+        unit_ids = list(ids) if owners is None else [ids[o] for o in owners]
+        loader = torch.utils.data.DataLoader(
+            _ImageDataset(paths, encoder.image_transform()),
+            batch_sampler=[b.tolist() for b in todo],
+            num_workers=workers,
+        )
+        with _progress(len(paths), int(done.sum()), f"embed {encoder.name}") as bar:
+            for index, pixels in loader:
+                vectors = encoder.encode_images(pixels)
+                check_finite(vectors, encoder.name, [unit_ids[i] for i in index.tolist()])
+                store.write(index.numpy(), vectors.numpy())
+                bar.update(len(index))
+        attrs = {**encoder.provenance(), **_spec_attrs(spec), "n_units": len(paths)}
+        return store.finalize(attrs)
+    finally:
+        store.close()
+
+
+def _spec_attrs(spec: dict) -> dict:
+    return {"dataset": spec.get("dataset", ""), "dataset_hash": spec.get("dataset_hash", ""),
+            "embed_version": EMBED_VERSION}
+
+
+def embed_dataset(items: str | Path, out: str | Path, model: str, spec: dict, dataset: str,
+                  workers: int = 0) -> Path:
+    """Embed a prepared dataset's captions (text model) or images (vision model) with one model."""
+    from .data.captions import read_table, table_hash
+    from .models import load_encoder
+
+    table = read_table(items)
+    encoder = load_encoder(model, spec, device=spec.get("device", "auto"), dtype=spec.get("dtype", "auto"))
+    log.info("%s: %d items of %s on %s in %s", model, len(table), dataset, encoder.device, encoder.dtype)
+    store_spec = {"model": spec, "dataset": dataset, "dataset_hash": table_hash(items), "embed_version": EMBED_VERSION}
+    ids = table["id"].tolist()
+    if encoder.modality == "text":
+        return extract_texts(encoder, ids, table["caption"].tolist(), out, store_spec, spec["batch_size"])
+    return extract_images(encoder, ids, table["image"].tolist(), out, store_spec, spec["batch_size"], workers)

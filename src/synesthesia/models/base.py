@@ -1,0 +1,102 @@
+"""What every encoder offers the extractor, whatever library it comes from."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from importlib.metadata import PackageNotFoundError, version
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """bf16 on GPU by default: fp16 overflows in large LMs; fp32 on CPU."""
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return DTYPES[dtype]
+
+
+def library_versions(*packages: str) -> dict[str, str]:
+    found = {}
+    for package in ("synesthesia", "torch", "h5py", *packages):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+class Encoder(ABC):
+    """One model of one modality, loaded in eval mode on ``device`` in ``dtype``.
+
+    ``entry`` is the model's own config entry (see the config schema); the
+    registry picks the subclass from its ``source``.
+    """
+
+    libraries: tuple[str, ...] = ()
+
+    def __init__(self, name: str, entry: dict, device: str = "auto", dtype: str = "auto"):
+        self.name = name
+        self.entry = entry
+        self.modality = entry["modality"]
+        self.pooling = entry.get("pooling") or self.default_pooling()
+        self.layer = entry.get("layer")
+        self.device = resolve_device(entry.get("device") or device)
+        self.dtype = resolve_dtype(entry.get("dtype") or dtype, self.device)
+        self.revision = None
+        self._load()
+
+    @abstractmethod
+    def _load(self) -> None:
+        """Load weights, tokenizer or preprocessing; set ``self.revision`` where known."""
+
+    @abstractmethod
+    def default_pooling(self) -> str: ...
+
+    # text encoders
+    max_length: int = 0
+
+    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        """Untruncated token counts, used to batch by length and count truncations."""
+        raise NotImplementedError(f"{self.name} is a {self.modality} model and does not encode text")
+
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        raise NotImplementedError(f"{self.name} is a {self.modality} model and does not encode text")
+
+    # vision encoders
+    def image_transform(self) -> Callable:
+        raise NotImplementedError(f"{self.name} is a {self.modality} model and does not encode images")
+
+    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{self.name} is a {self.modality} model and does not encode images")
+
+    def provenance(self) -> dict:
+        """What the store records about how the vectors were made."""
+        return {
+            "model": self.name,
+            "source": self.entry["source"],
+            "model_id": self.entry["id"],
+            "revision": self.revision or self.entry.get("revision") or "",
+            "pooling": self.pooling,
+            "layer": "last" if self.layer is None else int(self.layer),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": self.device.type,
+            "library_versions": library_versions(*self.libraries),
+        }
+
+
+def require_pooling(encoder: Encoder, allowed: Sequence[str]) -> None:
+    if encoder.pooling not in allowed:
+        raise ValueError(
+            f"model {encoder.name!r}: pooling {encoder.pooling!r} is not available for this "
+            f"{encoder.modality} model; choose one of {sorted(allowed)}"
+        )

@@ -1,0 +1,147 @@
+"""Hugging Face transformers encoders: BERT-style, CLIP towers, causal LMs, ViT/MAE/SegFormer."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .base import Encoder, require_pooling
+from .pooling import TOKEN_POOLINGS
+
+# Model types whose first token is a CLS token, excluded from a mean over patches.
+_CLS_TOKEN_VISION = {"vit", "vit_mae", "clip_vision_model", "clip", "dinov2", "deit", "beit"}
+_UNBOUNDED_LENGTH = 100_000
+
+
+class HFEncoder(Encoder):
+    libraries = ("transformers", "tokenizers")
+
+    def default_pooling(self) -> str:
+        return "projection" if self._is_clip() else ("cls" if self.modality == "vision" else "mean")
+
+    def _is_clip(self) -> bool:
+        return self.entry.get("family") == "clip"
+
+    def _pretrained_kwargs(self) -> dict:
+        return {
+            "revision": self.entry.get("revision"),
+            "trust_remote_code": bool(self.entry.get("trust_remote_code", False)),
+        }
+
+    def _load(self) -> None:
+        import transformers
+
+        kwargs = self._pretrained_kwargs()
+        config = transformers.AutoConfig.from_pretrained(self.entry["id"], **kwargs)
+        self.model_type = config.model_type
+        model_class, extra = self._model_class(transformers)
+        self.model = model_class.from_pretrained(self.entry["id"], dtype=self.dtype, **kwargs, **extra)
+        self.model.to(self.device).eval()
+        self.revision = getattr(self.model.config, "_commit_hash", None) or getattr(config, "_commit_hash", None)
+        if self.modality == "text":
+            self._load_tokenizer(transformers, kwargs)
+            require_pooling(self, ["cls", "mean", "eos", "pooler"] + (["projection"] if self._is_clip() else []))
+        else:
+            self.processor = transformers.AutoImageProcessor.from_pretrained(self.entry["id"], **kwargs)
+            require_pooling(self, ["cls", "mean", "pooler"] + (["projection"] if self._is_clip() else []))
+        if self.pooling in ("pooler", "projection") and self.layer is not None:
+            raise ValueError(
+                f"model {self.name!r}: pooling {self.pooling!r} exists only at the last layer; "
+                "remove `layer` or pool with cls/mean/eos"
+            )
+
+    def _model_class(self, transformers):
+        if self.modality == "text":
+            if self.model_type == "clip" or self.model_type == "clip_text_model":
+                return transformers.CLIPTextModelWithProjection, {}
+            return transformers.AutoModel, {}
+        if self.model_type == "clip" or self.model_type == "clip_vision_model":
+            return transformers.CLIPVisionModelWithProjection, {}
+        if self.model_type == "vit_mae":
+            # Without masking every patch is kept, so an image always gives the same vector.
+            return transformers.ViTMAEModel, {"mask_ratio": 0.0}
+        return transformers.AutoModel, {}
+
+    def _load_tokenizer(self, transformers, kwargs) -> None:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(self.entry["id"], **kwargs)
+        tokenizer.padding_side = "right"
+        if tokenizer.pad_token is None:
+            if tokenizer.eos_token is None:
+                raise ValueError(f"model {self.name!r}: tokenizer has neither a pad nor an eos token")
+            tokenizer.pad_token = tokenizer.eos_token
+        self.tokenizer = tokenizer
+        limits = [
+            self.entry.get("max_length"),
+            tokenizer.model_max_length if tokenizer.model_max_length < _UNBOUNDED_LENGTH else None,
+            getattr(self.model.config, "max_position_embeddings", None),
+        ]
+        self.max_length = min(limit for limit in limits if limit) if any(limits) else 512
+
+    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        return np.array([len(ids) for ids in encoded], dtype=np.int64)
+
+    def _needs_eos(self) -> bool:
+        return self._is_clip() and self.pooling in ("pooler", "projection")
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        batch = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.device)
+        if self._needs_eos():
+            self._check_eos(batch["input_ids"], batch["attention_mask"])
+        want_layers = self.layer is not None
+        out = self.model(**batch, output_hidden_states=want_layers)
+        if self.pooling == "projection":
+            return out.text_embeds.float().cpu()
+        if self.pooling == "pooler":
+            return out.pooler_output.float().cpu()
+        hidden = out.hidden_states[self.layer] if want_layers else out.last_hidden_state
+        return TOKEN_POOLINGS[self.pooling](hidden, batch["attention_mask"]).float().cpu()
+
+    def _check_eos(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
+        """CLIP pools at the end token; a tokenizer that stops adding it silently breaks pooling."""
+        eos = self.tokenizer.eos_token_id
+        rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+        last = input_ids[rows, attention_mask.sum(dim=1) - 1]
+        if eos is None or not bool((last == eos).all()):
+            raise ValueError(
+                f"model {self.name!r}: the tokenizer did not end every input with its end token "
+                f"(id {eos}); CLIP pooling reads that token. Check the tokenizer files of {self.entry['id']}"
+            )
+
+    def image_transform(self) -> Callable:
+        processor = self.processor
+
+        def transform(image):
+            return processor(images=image.convert("RGB"), return_tensors="pt")["pixel_values"][0]
+
+        return transform
+
+    @torch.inference_mode()
+    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        pixel_values = pixel_values.to(self.device, self.dtype)
+        kwargs = {"output_hidden_states": self.layer is not None}
+        if self.model_type == "vit_mae":
+            # MAE shuffles patches by noise even when keeping all; ascending noise keeps their order.
+            n_patches = (self.model.config.image_size // self.model.config.patch_size) ** 2
+            kwargs["noise"] = torch.arange(n_patches, device=self.device).expand(pixel_values.shape[0], -1).float()
+        out = self.model(pixel_values=pixel_values, **kwargs)
+        if self.pooling == "projection":
+            return out.image_embeds.float().cpu()
+        if self.pooling == "pooler":
+            if getattr(out, "pooler_output", None) is None:
+                raise ValueError(f"model {self.name!r} has no pooled output; use pooling cls or mean")
+            return out.pooler_output.flatten(1).float().cpu()
+        hidden = out.hidden_states[self.layer] if self.layer is not None else out.last_hidden_state
+        if hidden.dim() == 4:  # convolutional maps (SegFormer, ResNet): B x C x H x W
+            if self.pooling != "mean":
+                raise ValueError(f"model {self.name!r} outputs feature maps; use pooling mean")
+            return hidden.float().mean(dim=(2, 3)).cpu()
+        if self.pooling == "cls":
+            return hidden[:, 0].float().cpu()
+        patches = hidden[:, 1:] if self.model_type in _CLS_TOKEN_VISION else hidden
+        return patches.float().mean(dim=1).cpu()

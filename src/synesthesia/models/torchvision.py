@@ -1,0 +1,67 @@
+"""torchvision backbones: the classifier's input (avgpool features)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .base import Encoder, require_pooling
+
+_HEADS = ("fc", "classifier", "heads", "head")
+
+
+def load_state_dict(path: str | Path) -> dict:
+    """safetensors when given, else a torch file read with weights_only=True."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class TorchvisionEncoder(Encoder):
+    libraries = ("torchvision",)
+
+    def default_pooling(self) -> str:
+        return "pooler"
+
+    def _load(self) -> None:
+        import torchvision
+        from torchvision import transforms
+
+        require_pooling(self, ["pooler"])
+        architecture = self.entry["id"]
+        weights = self.entry.get("weights")
+        if weights and Path(weights).suffix in (".safetensors", ".pt", ".pth"):
+            model = torchvision.models.get_model(architecture, weights=None)
+            model.load_state_dict(load_state_dict(weights))
+            size = int(self.entry.get("image_size", 224))
+            self.transform = transforms.Compose([
+                transforms.Resize(size * 8 // 7),
+                transforms.CenterCrop(size),
+                transforms.ToTensor(),
+                transforms.Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
+            ])
+        else:
+            enum = torchvision.models.get_model_weights(architecture)[weights] if weights else None
+            model = torchvision.models.get_model(architecture, weights=enum)
+            if enum is None:
+                raise ValueError(f"model {self.name!r}: give `weights` (an enum name such as IMAGENET1K_V2 or a file)")
+            self.transform = enum.transforms()
+        head = next((name for name in _HEADS if hasattr(model, name)), None)
+        if head is None:
+            raise ValueError(f"model {self.name!r}: no classifier head ({', '.join(_HEADS)}) to remove in {architecture}")
+        setattr(model, head, torch.nn.Identity())
+        self.model = model.to(self.device, self.dtype).eval()
+        self.revision = str(weights or "")
+
+    def image_transform(self) -> Callable:
+        transform = self.transform
+        return lambda image: transform(image.convert("RGB"))
+
+    @torch.inference_mode()
+    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.model(pixel_values.to(self.device, self.dtype)).flatten(1).float().cpu()

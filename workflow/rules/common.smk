@@ -1,0 +1,73 @@
+import re
+
+from synesthesia.align import ALIGN_VERSION
+from synesthesia.config import canonical, model_spec, tiny_model_dir
+from synesthesia.embed import EMBED_VERSION
+
+MODELS = config["models"]
+DATASETS = config["datasets"]
+RETRIEVAL = config["experiments"].get("retrieval")
+
+
+def _one_of(names):
+    return "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True)) or "(?!)"
+
+
+wildcard_constraints:
+    model=_one_of(MODELS),
+    text_model=_one_of(MODELS),
+    vision_model=_one_of(MODELS),
+    dataset=_one_of(DATASETS),
+
+
+def get_dataset_params(wildcards):
+    return canonical(DATASETS[wildcards.dataset])
+
+
+def get_model_params(wildcards):
+    return canonical(model_spec(config, wildcards.model))
+
+
+def get_embed_input(wildcards):
+    inputs = {"table": f"data/{wildcards.dataset}/items.tsv"}
+    built = tiny_model_dir(MODELS[wildcards.model])
+    if built:
+        inputs["model"] = built
+    return inputs
+
+
+def get_gpus(wildcards):
+    return 0 if model_spec(config, wildcards.model)["device"] == "cpu" else 1
+
+
+def get_retrieval_pair(wildcards):
+    return {
+        "text": f"results/embeddings/{wildcards.dataset}/{wildcards.text_model}.h5",
+        "vision": f"results/embeddings/{wildcards.dataset}/{wildcards.vision_model}.h5",
+    }
+
+
+def get_retrieval_params(wildcards):
+    # Without the model lists: adding a model must not rerun the pairs that exist.
+    return canonical({k: v for k, v in RETRIEVAL.items() if k not in ("datasets", "text_models", "vision_models")})
+
+
+def get_retrieval_scores(wildcards):
+    return expand(
+        "results/retrieval/{dataset}/{text_model}__{vision_model}.json",
+        dataset=wildcards.dataset,
+        text_model=RETRIEVAL["text_models"],
+        vision_model=RETRIEVAL["vision_models"],
+    )
+
+
+def get_figure_k(wildcards):
+    return max(RETRIEVAL["ks"])
+
+
+def get_final_outputs():
+    outputs = []
+    if RETRIEVAL:
+        outputs += expand("results/tables/retrieval_{dataset}.csv", dataset=RETRIEVAL["datasets"])
+        outputs += expand("results/figures/retrieval_{dataset}.png", dataset=RETRIEVAL["datasets"])
+    return outputs

@@ -1,0 +1,9 @@
+rule tiny_model:
+    output:
+        directory("resources/tiny-models/{architecture}"),
+    log:
+        "logs/tiny_model/{architecture}.log",
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/tiny_model.py"
