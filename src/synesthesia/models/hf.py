@@ -53,11 +53,17 @@ class HFEncoder(Encoder):
             )
 
     def _model_class(self, transformers):
+        # The with-projection CLIP towers return no pooler_output: "pooler" (the features
+        # before the projection) needs the plain tower.
         if self.modality == "text":
             if self.model_type == "clip" or self.model_type == "clip_text_model":
+                if self.pooling == "pooler":
+                    return transformers.CLIPTextModel, {}
                 return transformers.CLIPTextModelWithProjection, {}
             return transformers.AutoModel, {}
         if self.model_type == "clip" or self.model_type == "clip_vision_model":
+            if self.pooling == "pooler":
+                return transformers.CLIPVisionModel, {}
             return transformers.CLIPVisionModelWithProjection, {}
         if self.model_type == "vit_mae":
             # Without masking every patch is kept, so an image always gives the same vector.

@@ -45,9 +45,11 @@ def _train_bpe(bos: str, eos: str, pad: str, unk: str):
     tokenizer = Tokenizer(models.BPE(unk_token=unk))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
+    # The end token comes last so it never gets id 2: transformers' CLIP takes eos_token_id 2
+    # for an old config and pools at the highest token id instead of at the end token.
     trainer = trainers.BpeTrainer(
         vocab_size=_BPE_VOCAB,
-        special_tokens=list(dict.fromkeys([pad, bos, eos, unk])),
+        special_tokens=list(dict.fromkeys([pad, unk, bos, eos])),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )

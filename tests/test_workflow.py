@@ -1,0 +1,110 @@
+"""The demo DAG end to end in a temporary workdir, then incremental re-planning."""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT
+from synesthesia.store import read_embeddings
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--cores", "2"]
+DEMO = yaml.safe_load((ROOT / "demo" / "config.yaml").read_text())
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
+    configfile = workdir / "config.test.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = subprocess.run(
+        [*SNAKEMAKE, "-d", str(workdir), "--configfile", str(configfile), *args],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def planned_jobs(config: dict, workdir: Path) -> set[tuple[str, str]]:
+    """(rule, wildcards) of every job a dry run would execute."""
+    output = snakemake(workdir, config, "-n").stdout
+    jobs, rule = set(), None
+    for line in output.splitlines():
+        match = re.match(r"^(?:local)?rule (\w+):$", line)
+        if match:
+            rule = match.group(1)
+            jobs.add((rule, ""))
+            continue
+        match = re.match(r"^\s+wildcards: (.*)$", line)
+        if match and rule:
+            jobs.discard((rule, ""))
+            jobs.add((rule, match.group(1)))
+            rule = None
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("demo")
+    snakemake(workdir, DEMO)
+    return workdir
+
+
+def test_demo_produces_embeddings_scores_table_and_figure(demo_run):
+    retrieval = DEMO["experiments"]["retrieval"]
+    table = pd.read_csv(demo_run / "results/tables/retrieval_shapes.csv")
+    pairs = set(zip(table.text_model, table.vision_model))
+    assert pairs == {(t, v) for t in retrieval["text_models"] for v in retrieval["vision_models"]}
+    recall = table[(table.metric == "recall") & (table.k == 10)]
+    assert recall["splits"].eq(retrieval["splits"]).all()
+    chance = recall[recall.control == "shuffled"]["mean"].mean()
+    assert abs(chance - 10 / 36) < 0.1  # 120 pairs, 30% test: 36 candidates
+    assert (demo_run / "results/figures/retrieval_shapes.png").stat().st_size > 0
+    for model in DEMO["models"]:
+        stored = read_embeddings(demo_run / f"results/embeddings/shapes/{model}.h5")
+        assert len(stored.ids) == DEMO["datasets"]["shapes"]["size"]
+        assert stored.attrs["model"] == model
+        assert (demo_run / f"logs/embed/shapes/{model}.log").exists()
+        assert (demo_run / f"results/benchmarks/embed/shapes/{model}.tsv").exists()
+
+
+def test_second_run_has_nothing_to_do(demo_run):
+    assert planned_jobs(DEMO, demo_run) == set()
+
+
+def test_reformatting_the_config_reruns_nothing(demo_run):
+    reordered = copy.deepcopy(DEMO)
+    reordered["models"] = {name: dict(reversed(list(entry.items()))) for name, entry in DEMO["models"].items()}
+    assert planned_jobs(reordered, demo_run) == set()
+
+
+def test_adding_a_text_model_plans_only_its_jobs_and_the_aggregation(demo_run):
+    config = copy.deepcopy(DEMO)
+    config["models"]["minilm-cls"] = {**DEMO["models"]["minilm"], "pooling": "cls"}
+    config["experiments"]["retrieval"]["text_models"].append("minilm-cls")
+    vision = DEMO["experiments"]["retrieval"]["vision_models"]
+    expected = {("embed", "dataset=shapes, model=minilm-cls"), ("retrieval_table", "dataset=shapes"), ("all", "")}
+    expected |= {("retrieval", f"dataset=shapes, text_model=minilm-cls, vision_model={v}") for v in vision}
+    assert planned_jobs(config, demo_run) == expected
+
+
+def test_editing_one_model_reruns_only_that_model(demo_run):
+    config = copy.deepcopy(DEMO)
+    config["models"]["tiny-bert"]["pooling"] = "mean"
+    vision = DEMO["experiments"]["retrieval"]["vision_models"]
+    expected = {("embed", "dataset=shapes, model=tiny-bert"), ("retrieval_table", "dataset=shapes"), ("all", "")}
+    expected |= {("retrieval", f"dataset=shapes, text_model=tiny-bert, vision_model={v}") for v in vision}
+    assert planned_jobs(config, demo_run) == expected
+
+
+def test_removing_a_model_only_reaggregates(demo_run):
+    config = copy.deepcopy(DEMO)
+    config["experiments"]["retrieval"]["vision_models"].remove("tiny-vit")
+    assert planned_jobs(config, demo_run) == {("retrieval_table", "dataset=shapes"), ("all", "")}
