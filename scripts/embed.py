@@ -5,7 +5,7 @@ from synesthesia.logs import log_to_file
 
 log_to_file(snakemake.log[0])
 embed_dataset(
-    items=snakemake.input.table,
+    table=snakemake.input.table,
     out=snakemake.output[0],
     model=snakemake.wildcards.model,
     spec=json.loads(snakemake.params.model),

@@ -22,7 +22,8 @@ def tiny_models(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shapes_table(tmp_path_factory) -> Path:
-    from synesthesia.data.captions import make_shapes
+def shapes_dir(tmp_path_factory) -> Path:
+    """A prepared shapes dataset: text.tsv (captions) and images.tsv with the same ids."""
+    from synesthesia.data.shapes import make_shapes
 
     return make_shapes(tmp_path_factory.mktemp("shapes"), n=24, image_size=48, seed=0)

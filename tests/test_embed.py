@@ -96,11 +96,11 @@ def test_non_finite_vectors_stop_extraction_naming_model_and_item(tmp_path):
         extract_texts(NaNEncoder(), IDS, TEXTS, tmp_path / "nan.h5", SPEC, 8)
 
 
-def test_images_are_embedded_in_file_order_by_workers(tmp_path, shapes_table, tiny_models):
-    from synesthesia.data.captions import read_table
+def test_images_are_embedded_in_file_order_by_workers(tmp_path, shapes_dir, tiny_models):
+    from synesthesia.data.tables import read_table
     from synesthesia.models import load_encoder
 
-    table = read_table(shapes_table)
+    table = read_table(shapes_dir / "images.tsv")
     encoder = load_encoder("tiny-vit", {"source": "hf", "id": str(tiny_models / "vit"), "modality": "vision",
                                         "pooling": "cls"})
     path = extract_images(encoder, table["id"].tolist(), table["image"].tolist(), tmp_path / "vit.h5",

@@ -10,7 +10,7 @@ from importlib.metadata import version
 import pytest
 import torch
 
-from synesthesia.data.captions import read_table
+from synesthesia.data.tables import read_table
 from synesthesia.embed import NonFiniteEmbeddingError, check_finite
 from synesthesia.models import load_encoder
 from synesthesia.models.pooling import cls_pool, eos_pool, last_token_index, mean_pool
@@ -76,18 +76,18 @@ def vision_encoders(tiny_models):
 
 
 @pytest.fixture(scope="module")
-def texts(shapes_table) -> list[str]:
+def texts(shapes_dir) -> list[str]:
     """Captions of clearly different lengths, so batching pads every short one."""
-    captions = read_table(shapes_table)["caption"].tolist()[: N_ITEMS - 2]
+    captions = read_table(shapes_dir / "text.tsv")["text"].tolist()[: N_ITEMS - 2]
     return ["a cross", *captions, f"{captions[0]} and {captions[1]}, drawn on a grey background"]
 
 
 @pytest.fixture(scope="module")
-def images(shapes_table) -> list:
+def images(shapes_dir) -> list:
     from PIL import Image
 
     images = []
-    for path in read_table(shapes_table)["image"].tolist()[:N_ITEMS]:
+    for path in read_table(shapes_dir / "images.tsv")["image"].tolist()[:N_ITEMS]:
         with Image.open(path) as image:
             images.append(image.convert("RGB"))
     return images

@@ -60,8 +60,13 @@ def extract_texts(
     spec: dict,
     batch_size: int,
     owners: Sequence[int] | None = None,
+    spans: Sequence[tuple[int, int]] | None = None,
 ) -> Path:
-    """Embed ``texts`` (one per unit; per-occurrence items when ``owners`` is given)."""
+    """Embed ``texts`` (one per unit; per-occurrence items when ``owners`` is given).
+
+    With ``spans`` (character start and end of a word in each text) each vector
+    pools the word's own tokens in its context instead of the whole text.
+    """
     store = PartialStore(out, ids, spec, owners=owners, log=log.info)
     try:
         lengths = encoder.token_lengths(texts)
@@ -74,12 +79,18 @@ def extract_texts(
         unit_ids = list(ids) if owners is None else [ids[o] for o in owners]
         with _progress(len(texts), int(done.sum()), f"embed {encoder.name}") as bar:
             for batch in batches:
-                vectors = encoder.encode_texts([texts[i] for i in batch])
+                batch_texts = [texts[i] for i in batch]
+                if spans is None:
+                    vectors = encoder.encode_texts(batch_texts)
+                else:
+                    vectors = encoder.encode_spans(batch_texts, [spans[i] for i in batch])
                 check_finite(vectors, encoder.name, [unit_ids[i] for i in batch])
                 store.write(batch, vectors.numpy())
                 bar.update(len(batch))
         attrs = {**encoder.provenance(), **_spec_attrs(spec), "max_length": encoder.max_length,
                  "truncated": truncated, "n_units": len(texts)}
+        if spans is not None:
+            attrs["word_pooling"] = encoder.word_pooling
         return store.finalize(attrs)
     finally:
         store.close()
@@ -137,17 +148,19 @@ def _spec_attrs(spec: dict) -> dict:
             "embed_version": EMBED_VERSION}
 
 
-def embed_dataset(items: str | Path, out: str | Path, model: str, spec: dict, dataset: str,
+def embed_dataset(table: str | Path, out: str | Path, model: str, spec: dict, dataset: str,
                   workers: int = 0) -> Path:
-    """Embed a prepared dataset's captions (text model) or images (vision model) with one model."""
-    from .data.captions import read_table, table_hash
+    """Embed a prepared dataset's text table (text model) or image table (vision model) with one model."""
+    from .data.tables import occurrences, read_table, table_hash
     from .models import load_encoder
 
-    table = read_table(items)
+    rows = read_table(table)
+    ids, owners = occurrences(rows)
     encoder = load_encoder(model, spec, device=spec.get("device", "auto"), dtype=spec.get("dtype", "auto"))
-    log.info("%s: %d items of %s on %s in %s", model, len(table), dataset, encoder.device, encoder.dtype)
-    store_spec = {"model": spec, "dataset": dataset, "dataset_hash": table_hash(items), "embed_version": EMBED_VERSION}
-    ids = table["id"].tolist()
+    log.info("%s: %d ids, %d rows of %s on %s in %s", model, len(ids), len(rows), dataset, encoder.device,
+             encoder.dtype)
+    store_spec = {"model": spec, "dataset": dataset, "dataset_hash": table_hash(table), "embed_version": EMBED_VERSION}
     if encoder.modality == "text":
-        return extract_texts(encoder, ids, table["caption"].tolist(), out, store_spec, spec["batch_size"])
-    return extract_images(encoder, ids, table["image"].tolist(), out, store_spec, spec["batch_size"], workers)
+        spans = list(zip(rows["start"], rows["end"])) if "start" in rows else None
+        return extract_texts(encoder, ids, rows["text"].tolist(), out, store_spec, spec["batch_size"], owners, spans)
+    return extract_images(encoder, ids, rows["image"].tolist(), out, store_spec, spec["batch_size"], workers, owners)

@@ -215,9 +215,6 @@ def require_same_ids(a: Embeddings, b: Embeddings) -> None:
             f"{only_a} only in the first, {only_b} only in the second); "
             "they must be embeddings of the same dataset version"
         )
-    hashes = (a.attrs.get("dataset_hash"), b.attrs.get("dataset_hash"))
-    if all(hashes) and hashes[0] != hashes[1]:
-        raise StoreMismatchError(
-            f"{a.path} and {b.path} were extracted from different versions of the dataset "
-            f"(hash {hashes[0]} vs {hashes[1]}); rerun the workflow so both are re-extracted"
-        )
+    datasets = (a.attrs.get("dataset"), b.attrs.get("dataset"))
+    if datasets[0] != datasets[1]:
+        raise StoreMismatchError(f"{a.path} embeds dataset {datasets[0]!r} but {b.path} embeds {datasets[1]!r}")

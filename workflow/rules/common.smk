@@ -2,6 +2,7 @@ import re
 
 from synesthesia.align import ALIGN_VERSION
 from synesthesia.config import canonical, model_spec, tiny_model_dir
+from synesthesia.data.tables import table_for
 from synesthesia.embed import EMBED_VERSION
 
 MODELS = config["models"]
@@ -29,7 +30,7 @@ def get_model_params(wildcards):
 
 
 def get_embed_input(wildcards):
-    inputs = {"table": f"data/{wildcards.dataset}/items.tsv"}
+    inputs = {"table": f"data/{wildcards.dataset}/{table_for(MODELS[wildcards.model]['modality'])}"}
     built = tiny_model_dir(MODELS[wildcards.model])
     if built:
         inputs["model"] = built

@@ -1,6 +1,7 @@
 rule prepare_captions:
     output:
-        "data/{dataset}/items.tsv",
+        text="data/{dataset}/text.tsv",
+        images="data/{dataset}/images.tsv",
     params:
         dataset=get_dataset_params,
     log:

@@ -1,8 +1,7 @@
-"""Caption-image datasets, prepared into one table: ``items.tsv`` (id, caption, image).
+"""Caption-image datasets: one caption and one image per id, prepared into text.tsv and images.tsv.
 
 Sources:
-- ``shapes``: images of coloured shapes rendered with PIL, each with a caption
-  that describes it (the offline demo);
+- ``shapes``: rendered coloured shapes with captions that describe them (the offline demo);
 - ``folder``: an image folder plus a TSV of ``image<TAB>caption`` (relative paths);
 - ``hf``: a hub dataset (or a local dataset folder) read with ``datasets``, with
   configurable image and caption columns.
@@ -11,67 +10,10 @@ Sources:
 from __future__ import annotations
 
 import csv
-import hashlib
-import itertools
-import random
 from pathlib import Path
 
-import pandas as pd
-
-COLORS = {
-    "red": (220, 30, 30), "green": (30, 170, 60), "blue": (30, 70, 220), "yellow": (240, 220, 30),
-    "purple": (140, 40, 180), "orange": (250, 140, 20), "black": (20, 20, 20), "white": (250, 250, 250),
-}
-SHAPES = ("circle", "square", "triangle", "diamond", "cross")
-SIZES = {"small": 0.3, "large": 0.6}
-POSITIONS = {"left": 0.3, "centre": 0.5, "right": 0.7}
-BACKGROUND = (128, 128, 128)
-TABLE = "items.tsv"
-COLUMNS = ["id", "caption", "image"]
-
-
-def _draw_shape(draw, shape: str, cx: float, cy: float, r: float, fill) -> None:
-    if shape == "circle":
-        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
-    elif shape == "square":
-        draw.rectangle([cx - r, cy - r, cx + r, cy + r], fill=fill)
-    elif shape == "triangle":
-        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=fill)
-    elif shape == "diamond":
-        draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)], fill=fill)
-    elif shape == "cross":
-        w = r / 3
-        draw.rectangle([cx - r, cy - w, cx + r, cy + w], fill=fill)
-        draw.rectangle([cx - w, cy - r, cx + w, cy + r], fill=fill)
-    else:
-        raise ValueError(f"unknown shape {shape!r}")
-
-
-def render_shape(color: str, shape: str, size: str, position: str, image_size: int):
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (image_size, image_size), BACKGROUND)
-    radius = SIZES[size] * image_size / 2
-    cx = POSITIONS[position] * image_size
-    _draw_shape(ImageDraw.Draw(image), shape, cx, image_size / 2, radius * 0.9, COLORS[color])
-    return image
-
-
-def make_shapes(out_dir: str | Path, n: int, image_size: int, seed: int) -> Path:
-    """Render ``n`` distinct shapes (a seeded sample of all combinations) with their captions."""
-    out_dir = Path(out_dir)
-    combos = list(itertools.product(COLORS, SHAPES, SIZES, POSITIONS))
-    if n > len(combos):
-        raise ValueError(f"shapes dataset: n={n} exceeds the {len(combos)} distinct combinations")
-    chosen = random.Random(seed).sample(combos, n)
-    (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    rows = []
-    for index, (color, shape, size, position) in enumerate(chosen):
-        item_id = f"shape{index:05d}"
-        relative = f"images/{item_id}.png"
-        render_shape(color, shape, size, position, image_size).save(out_dir / relative)
-        rows.append((item_id, f"a {size} {color} {shape} on the {position}", relative))
-    return write_table(out_dir, rows)
+from .shapes import make_shapes
+from .tables import write_pairs
 
 
 def from_folder(out_dir: str | Path, root: str | Path, captions: str | Path, limit: int | None = None) -> Path:
@@ -88,7 +30,7 @@ def from_folder(out_dir: str | Path, root: str | Path, captions: str | Path, lim
             rows.append((Path(record[0]).stem, record[1], str(image)))
             if limit and len(rows) >= limit:
                 break
-    return write_table(out_dir, rows)
+    return write_pairs(out_dir, rows)
 
 
 def from_hub(out_dir: str | Path, dataset_id: str, split: str, image_column: str, caption_column: str,
@@ -112,32 +54,7 @@ def from_hub(out_dir: str | Path, dataset_id: str, split: str, image_column: str
         relative = f"images/{item_id}.png"
         record[image_column].convert("RGB").save(out_dir / relative)
         rows.append((item_id, caption, relative))
-    return write_table(out_dir, rows)
-
-
-def write_table(out_dir: str | Path, rows: list[tuple[str, str, str]]) -> Path:
-    ids = [row[0] for row in rows]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{out_dir}: item ids are not unique")
-    path = Path(out_dir) / TABLE
-    pd.DataFrame(rows, columns=COLUMNS).to_csv(path, sep="\t", index=False)
-    return path
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """The items with image paths made absolute (relative ones are relative to the table)."""
-    path = Path(path)
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = set(COLUMNS) - set(table.columns)
-    if missing:
-        raise ValueError(f"{path}: missing columns {sorted(missing)}")
-    table["image"] = [str(p if Path(p).is_absolute() else path.parent / p) for p in table["image"]]
-    return table
-
-
-def table_hash(path: str | Path) -> str:
-    """Identifies a dataset version: the table's bytes (ids, captions and image names)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return write_pairs(out_dir, rows)
 
 
 def prepare(out_dir: str | Path, spec: dict) -> Path:

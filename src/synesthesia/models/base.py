@@ -72,6 +72,14 @@ class Encoder(ABC):
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         raise NotImplementedError(f"{self.name} is a {self.modality} model and does not encode text")
 
+    word_pooling: str = "mean"
+
+    def encode_spans(self, texts: Sequence[str], spans: Sequence[tuple[int, int]]) -> torch.Tensor:
+        """One vector per text: the tokens of the word at character ``span`` in its context."""
+        raise NotImplementedError(
+            f"model {self.name!r} ({self.entry['source']}) cannot embed words in context; use an hf text model"
+        )
+
     # vision encoders
     def image_transform(self) -> Callable:
         raise NotImplementedError(f"{self.name} is a {self.modality} model and does not encode images")

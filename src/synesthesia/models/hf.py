@@ -15,6 +15,17 @@ _CLS_TOKEN_VISION = {"vit", "vit_mae", "clip_vision_model", "clip", "dinov2", "d
 _UNBOUNDED_LENGTH = 100_000
 
 
+def span_token_mask(offsets: torch.Tensor, spans: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """B x T mask of the real tokens overlapping each row's character span [start, end).
+
+    Special tokens have empty offsets and never overlap; byte-level BPE tokens that
+    include the leading space still overlap the word they carry.
+    """
+    token_start, token_end = offsets[..., 0], offsets[..., 1]
+    start, end = spans[:, :1], spans[:, 1:]
+    return (token_end > token_start) & (token_start < end) & (token_end > start) & attention_mask.bool()
+
+
 class HFEncoder(Encoder):
     libraries = ("transformers", "tokenizers")
 
@@ -46,6 +57,10 @@ class HFEncoder(Encoder):
         else:
             self.processor = transformers.AutoImageProcessor.from_pretrained(self.entry["id"], **kwargs)
             require_pooling(self, ["cls", "mean", "pooler"] + (["projection"] if self._is_clip() else []))
+        # A causal LM has seen the whole word only at its last subword; bidirectional encoders at every subword.
+        self.word_pooling = self.entry.get("word_pooling") or (
+            "last" if self.entry.get("family") in ("causal", "clip") else "mean"
+        )
         if self.pooling in ("pooler", "projection") and self.layer is not None:
             raise ValueError(
                 f"model {self.name!r}: pooling {self.pooling!r} exists only at the last layer; "
@@ -107,6 +122,29 @@ class HFEncoder(Encoder):
             return out.pooler_output.float().cpu()
         hidden = out.hidden_states[self.layer] if want_layers else out.last_hidden_state
         return TOKEN_POOLINGS[self.pooling](hidden, batch["attention_mask"]).float().cpu()
+
+    @torch.inference_mode()
+    def encode_spans(self, texts: Sequence[str], spans: Sequence[tuple[int, int]]) -> torch.Tensor:
+        batch = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt",
+            return_offsets_mapping=True,
+        )
+        offsets = batch.pop("offset_mapping")
+        batch = batch.to(self.device)
+        out = self.model(**batch, output_hidden_states=self.layer is not None)
+        hidden = out.hidden_states[self.layer] if self.layer is not None else out.last_hidden_state
+        word_mask = span_token_mask(offsets, torch.tensor(spans), batch["attention_mask"].cpu())
+        missing = (~word_mask.any(dim=1)).nonzero().flatten().tolist()
+        if missing:
+            first = missing[0]
+            raise ValueError(
+                f"model {self.name!r}: no token covers characters {tuple(spans[first])} of {texts[first]!r} "
+                f"(truncated at {self.max_length} tokens?); {len(missing)} such texts in this batch"
+            )
+        word_mask = word_mask.to(self.device)
+        if self.word_pooling == "last":
+            return TOKEN_POOLINGS["eos"](hidden, word_mask).float().cpu()
+        return TOKEN_POOLINGS["mean"](hidden, word_mask).float().cpu()
 
     def _check_eos(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
         """CLIP pools at the end token; a tokenizer that stops adding it silently breaks pooling."""

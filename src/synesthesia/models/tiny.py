@@ -32,9 +32,9 @@ def minilm_dir() -> Path:
 
 
 def _bpe_corpus() -> list[str]:
-    from ..data.captions import COLORS, POSITIONS, SHAPES, SIZES
+    from ..data.shapes import COLORS, POSITIONS, SHAPES, SIZES, SHAPE_SYNONYMS
 
-    words = [*COLORS, *SHAPES, *SIZES, *POSITIONS]
+    words = [*COLORS, *SHAPES, *SIZES, *POSITIONS, *(s for synonyms in SHAPE_SYNONYMS.values() for s in synonyms)]
     filler = "a an the of in on at is are this that with and to for photo picture image drawing small big".split()
     return [" ".join(words), " ".join(filler)] + [f"a {c} {s}" for c in COLORS for s in SHAPES]
 

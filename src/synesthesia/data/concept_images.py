@@ -1,0 +1,64 @@
+"""Images of each concept (synset) of a dictionary, for per-concept vision embeddings.
+
+Sources: an ImageFolder-style root (``root/<wnid>/*.JPEG``, as users keep
+ImageNet-21K), a hub dataset with an image and a label column whose values are the
+concept ids, or (demo) rendered shapes. At most ``per_concept`` images per concept,
+in sorted file order so a rerun picks the same ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterable
+
+from .tables import write_image_table
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".webp", ".bmp"}
+
+
+def folder_rows(root: str | Path, concepts: Iterable[str], per_concept: int) -> list[tuple[str, str]]:
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image root {root} does not exist")
+    rows, missing = [], []
+    for concept in concepts:
+        folder = root / concept
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+        if not files:
+            missing.append(concept)
+        rows += [(concept, str(path.resolve())) for path in files[:per_concept]]
+    if missing:
+        log.warning("%d concepts have no images under %s and are left out, e.g. %s", len(missing), root, missing[:5])
+    return rows
+
+
+def hub_rows(out_dir: str | Path, dataset_id: str, split: str, image_column: str, label_column: str,
+             concepts: Iterable[str], per_concept: int, revision: str | None = None) -> list[tuple[str, str]]:
+    """Save up to ``per_concept`` images per concept from a hub dataset as PNG files."""
+    import datasets
+
+    data = datasets.load_dataset(dataset_id, split=split, revision=revision)
+    feature = data.features[label_column]
+    names = feature.names if hasattr(feature, "names") else None
+    wanted = set(concepts)
+    counts: dict[str, int] = {}
+    rows = []
+    folder = Path(out_dir) / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, record in enumerate(data):
+        label = record[label_column]
+        concept = names[label] if names else str(label)
+        if concept not in wanted or counts.get(concept, 0) >= per_concept:
+            continue
+        counts[concept] = counts.get(concept, 0) + 1
+        path = folder / f"{concept}_{counts[concept]:04d}.png"
+        record[image_column].convert("RGB").save(path)
+        rows.append((concept, f"images/{path.name}"))
+    return rows
+
+
+def image_table(out_dir: str | Path, rows: list[tuple[str, str]]) -> Path:
+    return write_image_table(out_dir, rows)
