@@ -23,6 +23,7 @@ class HashEncoder(Encoder):
 
     def _load(self):
         self.max_length = 6
+        self.model = torch.nn.Linear(16, 16)
 
     def default_pooling(self):
         return "mean"

@@ -75,6 +75,25 @@ def test_demo_produces_embeddings_scores_table_and_figure(demo_run):
         assert (demo_run / f"results/benchmarks/embed/shapes/{model}.tsv").exists()
 
 
+def test_demo_aligns_concepts_with_every_pair_and_controls_near_chance(demo_run):
+    concepts = DEMO["experiments"]["concepts"]
+    table = pd.read_csv(demo_run / "results/tables/concepts_shapes-concepts.csv")
+    assert set(zip(table.text_model, table.vision_model)) == {
+        (t, v) for t in concepts["text_models"] for v in concepts["vision_models"]
+    }
+    assert set(table.control) == {"none", "shuffled", "random_map"} and set(table.retrieval) == {"nn", "csls"}
+    # 12 test concepts, 56 aliases, 1.4 aliases per concept: chance P@10 is about 10 * 1.4 / 56
+    chance = table[(table.control != "none") & (table.k == 10)]["mean"].mean()
+    assert abs(chance - 10 * 1.4 / 56) < 0.1
+    summary = pd.read_csv(demo_run / "results/tables/concepts_shapes-concepts_summary.csv")
+    assert list(summary.text_model) == sorted(concepts["text_models"])
+    assert (demo_run / "results/figures/concepts_shapes-concepts_by_size.png").stat().st_size > 0
+    words = read_embeddings(demo_run / "results/embeddings/shapes-concepts/minilm.h5", items=True)
+    assert len(words.ids) == 56 and len(words.items) == 56 * 5 and words.attrs["word_pooling"] == "mean"
+    images = read_embeddings(demo_run / "results/embeddings/shapes-concepts/tiny-vit.h5", items=True)
+    assert len(images.ids) == 40 and len(images.items) == 40 * 4
+
+
 def test_second_run_has_nothing_to_do(demo_run):
     assert planned_jobs(DEMO, demo_run) == set()
 
@@ -99,12 +118,29 @@ def test_editing_one_model_reruns_only_that_model(demo_run):
     config = copy.deepcopy(DEMO)
     config["models"]["tiny-bert"]["pooling"] = "mean"
     vision = DEMO["experiments"]["retrieval"]["vision_models"]
-    expected = {("embed", "dataset=shapes, model=tiny-bert"), ("retrieval_table", "dataset=shapes"), ("all", "")}
+    expected = {("embed", f"dataset={d}, model=tiny-bert") for d in ("shapes", "shapes-concepts")}
+    expected |= {("retrieval_table", "dataset=shapes"), ("concepts_table", "dataset=shapes-concepts"), ("all", "")}
     expected |= {("retrieval", f"dataset=shapes, text_model=tiny-bert, vision_model={v}") for v in vision}
+    expected |= {("concept_alignment", f"dataset=shapes-concepts, text_model=tiny-bert, vision_model={v}")
+                 for v in DEMO["experiments"]["concepts"]["vision_models"]}
     assert planned_jobs(config, demo_run) == expected
 
 
 def test_removing_a_model_only_reaggregates(demo_run):
     config = copy.deepcopy(DEMO)
     config["experiments"]["retrieval"]["vision_models"].remove("tiny-vit")
-    assert planned_jobs(config, demo_run) == {("retrieval_table", "dataset=shapes"), ("all", "")}
+    config["experiments"]["concepts"]["vision_models"].remove("tiny-vit")
+    assert planned_jobs(config, demo_run) == {
+        ("retrieval_table", "dataset=shapes"), ("concepts_table", "dataset=shapes-concepts"), ("all", "")
+    }
+
+
+def test_adding_a_vision_model_to_the_concepts_grid_aligns_it_with_every_language_model(demo_run):
+    config = copy.deepcopy(DEMO)
+    config["models"]["tiny-vit-mean"] = {**DEMO["models"]["tiny-vit"], "pooling": "mean"}
+    config["experiments"]["concepts"]["vision_models"].append("tiny-vit-mean")
+    expected = {("embed", "dataset=shapes-concepts, model=tiny-vit-mean"),
+                ("concepts_table", "dataset=shapes-concepts"), ("all", "")}
+    expected |= {("concept_alignment", f"dataset=shapes-concepts, text_model={t}, vision_model=tiny-vit-mean")
+                 for t in DEMO["experiments"]["concepts"]["text_models"]}
+    assert planned_jobs(config, demo_run) == expected

@@ -309,3 +309,39 @@ def concept_alignment_records(
                         "k": k, "value": value, "n_test": int(len(test)), "n_candidates": len(alias_ids),
                     })
     return records
+
+
+def score_concepts(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict) -> list[dict]:
+    """Score one (language model, vision model) pair of a concept dataset into a long-format JSON."""
+    import json
+
+    from .data.concepts import read_dictionary
+    from .store import read_embeddings
+
+    text, vision = read_embeddings(text_path), read_embeddings(vision_path)
+    if text.attrs["dataset"] != vision.attrs["dataset"]:
+        raise ValueError(f"{text_path} and {vision_path} embed different datasets")
+    dictionary = read_dictionary(dictionary_path)
+    records = concept_alignment_records(
+        vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts,
+        spec["ks"], spec["splits"], spec["train_fraction"], spec["csls_k"], spec["seed"],
+    )
+    identity = {
+        "dataset": str(text.attrs["dataset"]),
+        "dictionary": dictionary.name,
+        "text_model": str(text.attrs["model"]),
+        "vision_model": str(vision.attrs["model"]),
+        "text_family": str(text.attrs.get("family", "")),
+        "vision_family": str(vision.attrs.get("family", "")),
+        "text_parameters": int(text.attrs.get("n_parameters", 0)),
+        "vision_parameters": int(vision.attrs.get("n_parameters", 0)),
+        "text_revision": str(text.attrs["revision"]),
+        "vision_revision": str(vision.attrs["revision"]),
+        "text_layer": str(text.attrs["layer"]),
+        "vision_layer": str(vision.attrs["layer"]),
+        "method": "procrustes",
+    }
+    records = [{**identity, **record} for record in records]
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump(records, handle, indent=1)
+    return records

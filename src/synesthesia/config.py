@@ -43,7 +43,7 @@ def _with_defaults(validator_class):
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for name, subschema in properties.items():
-                if "default" in subschema and name not in instance:
+                if isinstance(subschema, dict) and "default" in subschema and name not in instance:
                     instance[name] = copy.deepcopy(subschema["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
@@ -106,6 +106,16 @@ def _check_experiments(config: dict) -> None:
                 raise ConfigError(
                     f"config: experiments.{experiment}.datasets: dataset {name!r} is not defined under `datasets`"
                 )
+            is_concepts = datasets[name]["source"] == "concepts"
+            if is_concepts != (experiment == "concepts"):
+                kind = "a concept dataset (source: concepts)" if experiment == "concepts" else "a caption dataset"
+                raise ConfigError(f"config: experiments.{experiment}.datasets: dataset {name!r} is not {kind}")
+    for name, dataset in datasets.items():
+        if dataset["source"] == "concepts" and dataset["dictionary"] not in config["dictionaries"]:
+            raise ConfigError(
+                f"config: datasets.{name}.dictionary: dictionary {dataset['dictionary']!r} is not defined "
+                "under `dictionaries`"
+            )
 
 
 def tiny_model_dir(entry: dict) -> str | None:

@@ -8,7 +8,10 @@ from typing import Sequence
 
 import pandas as pd
 
-GROUP = ["dataset", "text_model", "vision_model", "control", "metric", "k"]
+RETRIEVAL_GROUP = ["dataset", "text_model", "vision_model", "control", "metric", "k"]
+CONCEPT_GROUP = ["dataset", "dictionary", "text_model", "vision_model", "text_family", "vision_family",
+                 "text_parameters", "vision_parameters", "control", "retrieval", "metric", "k"]
+SUMMARY_KS = (1, 10, 100)
 
 
 def read_records(paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -21,34 +24,93 @@ def read_records(paths: Sequence[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def retrieval_table(records: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over splits, one row per (pair, control, metric, k)."""
+def summarise(records: pd.DataFrame, group: Sequence[str]) -> pd.DataFrame:
+    """Mean and std over splits, one row per group."""
     records = records.assign(k=records["k"].astype("Int64"))
-    table = (
-        records.groupby(GROUP, dropna=False)["value"]
-        .agg(mean="mean", std="std", splits="count")
-        .reset_index()
-    )
-    return table.sort_values(GROUP, kind="stable").reset_index(drop=True)
+    table = records.groupby(list(group), dropna=False)["value"].agg(mean="mean", std="std", splits="count")
+    return table.reset_index().sort_values(list(group), kind="stable").reset_index(drop=True)
 
 
-def retrieval_heatmap(table: pd.DataFrame, out: str | Path, k: int) -> None:
+def retrieval_table(records: pd.DataFrame) -> pd.DataFrame:
+    return summarise(records, RETRIEVAL_GROUP)
+
+
+def concept_table(records: pd.DataFrame) -> pd.DataFrame:
+    return summarise(records, CONCEPT_GROUP)
+
+
+def concept_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows text models, columns (vision model, retrieval, P@k) for k in 1/10/100: the study's layout."""
+    chosen = table[(table.control == "none") & table.k.isin(SUMMARY_KS)]
+    wide = chosen.pivot_table(index="text_model", columns=["vision_model", "retrieval", "k"], values="mean")
+    wide.columns = [f"{vision} {retrieval.upper()} P@{k}" for vision, retrieval, k in wide.columns]
+    return wide.reset_index()
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    chosen = table[(table.metric == "recall") & (table.k == k) & (table.control == "none")]
-    chance = table[(table.metric == "recall") & (table.k == k) & (table.control == "shuffled")]["mean"].mean()
-    grid = chosen.pivot(index="text_model", columns="vision_model", values="mean")
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * grid.shape[1], 1.0 + 0.5 * grid.shape[0]))
+    return plt
+
+
+def heatmap(grid: pd.DataFrame, title: str, out: str | Path) -> None:
+    """Rows x columns of values in [0, 1], annotated."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.6 + 0.9 * grid.shape[1], 1.2 + 0.5 * grid.shape[0]))
     image = ax.imshow(grid.values, cmap="viridis", vmin=0, vmax=max(float(grid.values.max()), 1e-6))
     ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=45, ha="right")
     ax.set_yticks(range(grid.shape[0]), grid.index)
     for (row, col), value in pd.DataFrame(grid.values).stack().items():
         ax.text(col, row, f"{value:.2f}", ha="center", va="center", color="white", fontsize=8)
-    ax.set_title(f"image→caption R@{k} (shuffled-pairs chance {chance:.2f})", fontsize=9)
+    ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.05)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def _chance(table: pd.DataFrame, selection, control: str) -> float:
+    return float(table[selection & (table.control == control)]["mean"].mean())
+
+
+def retrieval_heatmap(table: pd.DataFrame, out: str | Path, k: int) -> None:
+    at_k = (table.metric == "recall") & (table.k == k)
+    grid = table[at_k & (table.control == "none")].pivot(index="text_model", columns="vision_model", values="mean")
+    heatmap(grid, f"image→caption R@{k} (shuffled-pairs chance {_chance(table, at_k, 'shuffled'):.2f})", out)
+
+
+def concept_heatmap(table: pd.DataFrame, out: str | Path, k: int, retrieval: str = "csls") -> None:
+    at_k = (table.k == k) & (table.retrieval == retrieval)
+    grid = table[at_k & (table.control == "none")].pivot(index="text_model", columns="vision_model", values="mean")
+    title = (f"vision→language P@{k}, {retrieval.upper()} "
+             f"(shuffled-dictionary chance {_chance(table, at_k, 'shuffled'):.3f})")
+    heatmap(grid, title, out)
+
+
+def precision_by_size(table: pd.DataFrame, out: str | Path, k: int, retrieval: str = "csls") -> None:
+    """P@k against the language model's parameter count, one line per family, one panel per vision model."""
+    plt = _pyplot()
+    chosen = table[(table.k == k) & (table.retrieval == retrieval) & (table.control == "none")]
+    visions = sorted(chosen.vision_model.unique())
+    columns = min(4, len(visions))
+    rows_of_panels = -(-len(visions) // columns)
+    fig, axes = plt.subplots(rows_of_panels, columns, figsize=(3.2 * columns, 3.0 * rows_of_panels),
+                             squeeze=False, sharey=True)
+    for ax in axes.flat[len(visions):]:
+        ax.set_visible(False)
+    for ax, vision in zip(axes.flat, visions):
+        for family, rows in chosen[chosen.vision_model == vision].groupby("text_family"):
+            rows = rows.sort_values("text_parameters")
+            ax.errorbar(rows.text_parameters, rows["mean"], yerr=rows["std"].fillna(0), marker="o", label=family)
+        ax.set_xscale("log")
+        ax.set_title(vision, fontsize=9)
+        ax.set_xlabel("language model parameters")
+    for row in axes:
+        row[0].set_ylabel(f"P@{k} ({retrieval.upper()})")
+    axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)

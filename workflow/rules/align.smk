@@ -12,3 +12,21 @@ rule retrieval:
         "../../envs/score.yaml"
     script:
         "../../scripts/retrieval.py"
+
+
+rule concept_alignment:
+    input:
+        unpack(get_concept_pair),
+    output:
+        "results/align/{dataset}/{text_model}__{vision_model}.json",
+    params:
+        spec=get_concepts_params,
+        version=ALIGN_VERSION,
+    log:
+        "logs/concept_alignment/{dataset}/{text_model}__{vision_model}.log",
+    benchmark:
+        "results/benchmarks/concept_alignment/{dataset}/{text_model}__{vision_model}.tsv"
+    conda:
+        "../../envs/score.yaml"
+    script:
+        "../../scripts/concept_alignment.py"

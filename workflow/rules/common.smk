@@ -7,7 +7,12 @@ from synesthesia.embed import EMBED_VERSION
 
 MODELS = config["models"]
 DATASETS = config["datasets"]
+DICTIONARIES = config["dictionaries"]
 RETRIEVAL = config["experiments"].get("retrieval")
+CONCEPTS = config["experiments"].get("concepts")
+CONCEPT_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] == "concepts"]
+CAPTION_DATASETS = [name for name in DATASETS if name not in CONCEPT_DATASETS]
+EXPERIMENT_LISTS = ("datasets", "text_models", "vision_models")
 
 
 def _one_of(names):
@@ -19,6 +24,7 @@ wildcard_constraints:
     text_model=_one_of(MODELS),
     vision_model=_one_of(MODELS),
     dataset=_one_of(DATASETS),
+    dictionary=_one_of(DICTIONARIES),
 
 
 def get_dataset_params(wildcards):
@@ -48,9 +54,48 @@ def get_retrieval_pair(wildcards):
     }
 
 
-def get_retrieval_params(wildcards):
+def _without_lists(experiment):
     # Without the model lists: adding a model must not rerun the pairs that exist.
-    return canonical({k: v for k, v in RETRIEVAL.items() if k not in ("datasets", "text_models", "vision_models")})
+    return canonical({k: v for k, v in experiment.items() if k not in EXPERIMENT_LISTS})
+
+
+def get_retrieval_params(wildcards):
+    return _without_lists(RETRIEVAL)
+
+
+def get_concepts_params(wildcards):
+    return _without_lists(CONCEPTS)
+
+
+def get_dictionary_params(wildcards):
+    return canonical(DICTIONARIES[wildcards.dictionary])
+
+
+def get_dataset_dictionary(wildcards):
+    return f"data/dictionaries/{DATASETS[wildcards.dataset]['dictionary']}.json"
+
+
+def get_sentences_params(wildcards):
+    spec = DATASETS[wildcards.dataset]
+    return canonical({key: spec[key] for key in ("dictionary", "per_alias", "max_words", "sentences")})
+
+
+def get_concept_images_params(wildcards):
+    spec = DATASETS[wildcards.dataset]
+    return canonical({key: spec[key] for key in ("dictionary", "per_concept", "images")})
+
+
+def get_concept_pair(wildcards):
+    return {**get_retrieval_pair(wildcards), "dictionary": get_dataset_dictionary(wildcards)}
+
+
+def get_concept_scores(wildcards):
+    return expand(
+        "results/align/{dataset}/{text_model}__{vision_model}.json",
+        dataset=wildcards.dataset,
+        text_model=CONCEPTS["text_models"],
+        vision_model=CONCEPTS["vision_models"],
+    )
 
 
 def get_retrieval_scores(wildcards):
@@ -66,9 +111,21 @@ def get_figure_k(wildcards):
     return max(RETRIEVAL["ks"])
 
 
+def get_concept_figure_k(wildcards):
+    return max(CONCEPTS["ks"])
+
+
 def get_final_outputs():
     outputs = []
     if RETRIEVAL:
         outputs += expand("results/tables/retrieval_{dataset}.csv", dataset=RETRIEVAL["datasets"])
         outputs += expand("results/figures/retrieval_{dataset}.png", dataset=RETRIEVAL["datasets"])
+    if CONCEPTS:
+        for dataset in CONCEPTS["datasets"]:
+            outputs += [
+                f"results/tables/concepts_{dataset}.csv",
+                f"results/tables/concepts_{dataset}_summary.csv",
+                f"results/figures/concepts_{dataset}.png",
+                f"results/figures/concepts_{dataset}_by_size.png",
+            ]
     return outputs

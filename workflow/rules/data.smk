@@ -2,6 +2,8 @@ rule prepare_captions:
     output:
         text="data/{dataset}/text.tsv",
         images="data/{dataset}/images.tsv",
+    wildcard_constraints:
+        dataset=_one_of(CAPTION_DATASETS),
     params:
         dataset=get_dataset_params,
     log:
@@ -10,3 +12,51 @@ rule prepare_captions:
         "../../envs/embed.yaml"
     script:
         "../../scripts/prepare_captions.py"
+
+
+rule dictionary:
+    output:
+        "data/dictionaries/{dictionary}.json",
+    params:
+        dictionary=get_dictionary_params,
+        wordnet_dir="resources/nltk_data/{dictionary}",
+    log:
+        "logs/dictionary/{dictionary}.log",
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/dictionary.py"
+
+
+rule concept_sentences:
+    input:
+        dictionary=get_dataset_dictionary,
+    output:
+        "data/{dataset}/text.tsv",
+    wildcard_constraints:
+        dataset=_one_of(CONCEPT_DATASETS),
+    params:
+        dataset=get_sentences_params,
+    log:
+        "logs/concept_sentences/{dataset}.log",
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/concept_sentences.py"
+
+
+rule concept_images:
+    input:
+        dictionary=get_dataset_dictionary,
+    output:
+        "data/{dataset}/images.tsv",
+    wildcard_constraints:
+        dataset=_one_of(CONCEPT_DATASETS),
+    params:
+        dataset=get_concept_images_params,
+    log:
+        "logs/concept_images/{dataset}.log",
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/concept_images.py"

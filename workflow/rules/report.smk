@@ -20,3 +20,37 @@ rule retrieval_table:
         "../../envs/score.yaml"
     script:
         "../../scripts/retrieval_table.py"
+
+
+rule concepts_table:
+    input:
+        get_concept_scores,
+    output:
+        table=report(
+            "results/tables/concepts_{dataset}.csv",
+            caption="../report/concepts_table.rst",
+            category="Concept alignment",
+        ),
+        summary=report(
+            "results/tables/concepts_{dataset}_summary.csv",
+            caption="../report/concepts_summary.rst",
+            category="Concept alignment",
+        ),
+        figure=report(
+            "results/figures/concepts_{dataset}.png",
+            caption="../report/concepts_figure.rst",
+            category="Concept alignment",
+        ),
+        by_size=report(
+            "results/figures/concepts_{dataset}_by_size.png",
+            caption="../report/concepts_by_size.rst",
+            category="Concept alignment",
+        ),
+    params:
+        k=get_concept_figure_k,
+    log:
+        "logs/concepts_table/{dataset}.log",
+    conda:
+        "../../envs/score.yaml"
+    script:
+        "../../scripts/concepts_table.py"

@@ -62,3 +62,22 @@ def hub_rows(out_dir: str | Path, dataset_id: str, split: str, image_column: str
 
 def image_table(out_dir: str | Path, rows: list[tuple[str, str]]) -> Path:
     return write_image_table(out_dir, rows)
+
+
+def prepare_images(out_dir: str | Path, dictionary_path: str | Path, spec: dict) -> Path:
+    """The image table of a concept dataset: up to ``per_concept`` images of every dictionary concept."""
+    from .concepts import read_dictionary
+    from .shapes import concept_images
+
+    concepts = sorted(read_dictionary(dictionary_path).concepts)
+    source, per_concept = spec["images"], spec["per_concept"]
+    if source["source"] == "shapes":
+        wanted = set(concepts)
+        rows = [row for row in concept_images(out_dir, per_concept, source["image_size"], source["seed"])
+                if row[0] in wanted]
+    elif source["source"] == "folder":
+        rows = folder_rows(source["root"], concepts, per_concept)
+    else:
+        rows = hub_rows(out_dir, source["id"], source["split"], source["image_column"], source["label_column"],
+                        concepts, per_concept, source.get("revision"))
+    return image_table(out_dir, rows)

@@ -255,9 +255,9 @@ def build_imagenet_dictionary(
 STUDY_RANK_EDGES = (10_000, 100_000)
 
 
-def polysemy(wn, alias: str) -> int:
-    """Number of WordNet senses of the alias, all parts of speech."""
-    return len(wn.synsets(alias))
+def polysemy(wn, alias: str) -> int | None:
+    """Number of WordNet senses of the alias, all parts of speech; None without a WordNet."""
+    return None if wn is None else len(wn.synsets(alias))
 
 
 def zipf(alias: str) -> float:
@@ -395,3 +395,40 @@ def read_dictionary(path: str | os.PathLike) -> ConceptDictionary:
     if missing:
         raise ValueError(f"{path}: aliases without metadata: {missing[:5]}")
     return ConceptDictionary(record["name"], record["source"], concepts, record["aliases"])
+
+
+def open_wordnet(setting: str | None, data_dir: str | os.PathLike):
+    """The WordNet a dictionary config names: ``download`` (NLTK's downloader, needs internet),
+    a directory of WordNet 3.0 dict files (e.g. Debian's /usr/share/wordnet), or None (no polysemy)."""
+    if setting is None:
+        return None
+    if setting == "download":
+        return download_wordnet(data_dir)
+    return wordnet_from_dict_files(setting, data_dir)
+
+
+def read_vocabulary(path: str | os.PathLike) -> set[str]:
+    """One word per line (the words the text side has sentences for), in alias spelling."""
+    with open(path, encoding="utf-8") as handle:
+        return {normalise_alias(line.strip()) for line in handle if line.strip()}
+
+
+def prepare_dictionary(name: str, spec: dict, out: str | os.PathLike, wordnet_dir: str | os.PathLike) -> Path:
+    """Build or load the dictionary a config entry describes and write the rule output."""
+    from .shapes import shapes_dictionary
+
+    wn = open_wordnet(spec.get("wordnet"), wordnet_dir)
+    source = spec["source"]
+    if source == "imagenet21k":
+        if wn is None:
+            raise ValueError(f"dictionary {name!r}: building from ImageNet-21K needs `wordnet`")
+        vocabulary = read_vocabulary(spec["vocabulary"]) if spec.get("vocabulary") else None
+        concepts = build_imagenet_dictionary(wn, spec["variant"], vocabulary=vocabulary)
+        origin = f"imagenet21k-{spec['variant']} built from WordNet"
+    elif source == "published":
+        concepts = load_published(spec["path"], spec.get("filename"), spec.get("revision"))
+        origin = f"published {spec['path']}"
+    else:
+        concepts = shapes_dictionary()
+        origin = "rendered shapes (demo)"
+    return write_dictionary(make_dictionary(wn, name, origin, concepts), out)

@@ -98,3 +98,19 @@ def word_table(out_dir: str | Path, aliases: Iterable[str], corpus: Mapping[str,
     if missing:
         log.warning("%d aliases have no sentence and are left out, e.g. %s", len(missing), missing[:5])
     return write_text_table(out_dir, rows)
+
+
+def prepare_sentences(out_dir: str | Path, dictionary_path: str | Path, spec: dict) -> Path:
+    """The text table of a concept dataset: sentences for every alias of its dictionary."""
+    from .concepts import read_dictionary
+
+    aliases = sorted(read_dictionary(dictionary_path).aliases)
+    source = spec["sentences"]
+    if source["source"] == "templates":
+        corpus = template_corpus(aliases, spec["per_alias"])
+    elif source["source"] == "tsv":
+        corpus = corpus_from_tsv(source["path"], source["word_column"], source["sentence_column"])
+    else:
+        corpus = corpus_from_hub(source["id"], source["split"], source["word_column"], source["sentence_column"],
+                                 source.get("revision"))
+    return word_table(out_dir, aliases, corpus, spec["per_alias"], spec["max_words"])

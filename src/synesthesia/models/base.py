@@ -87,12 +87,18 @@ class Encoder(ABC):
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{self.name} is a {self.modality} model and does not encode images")
 
+    def parameter_count(self) -> int:
+        """Parameters of the network this encoder runs (one tower of a two-tower model)."""
+        return sum(p.numel() for p in self.model.parameters())
+
     def provenance(self) -> dict:
         """What the store records about how the vectors were made."""
         return {
             "model": self.name,
             "source": self.entry["source"],
             "model_id": self.entry["id"],
+            "family": self.entry.get("family", ""),
+            "n_parameters": self.parameter_count(),
             "revision": self.revision or self.entry.get("revision") or "",
             "pooling": self.pooling,
             "layer": "last" if self.layer is None else int(self.layer),

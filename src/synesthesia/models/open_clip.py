@@ -70,6 +70,12 @@ class OpenCLIPEncoder(Encoder):
         with _without(owner, attribute):
             return forward(inputs).float().cpu()
 
+    def parameter_count(self) -> int:
+        visual = sum(p.numel() for p in self.model.visual.parameters())
+        if self.modality == "vision":
+            return visual
+        return sum(p.numel() for p in self.model.parameters()) - visual
+
     def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
         tokens = self.tokenizer(list(texts))
         return (tokens != 0).sum(dim=1).numpy().astype(np.int64)

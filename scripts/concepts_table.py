@@ -1,0 +1,9 @@
+from synesthesia.logs import log_to_file
+from synesthesia.report import concept_heatmap, concept_summary, concept_table, precision_by_size, read_records
+
+log_to_file(snakemake.log[0])
+table = concept_table(read_records(snakemake.input))
+table.to_csv(snakemake.output.table, index=False)
+concept_summary(table).to_csv(snakemake.output.summary, index=False)
+concept_heatmap(table, snakemake.output.figure, k=snakemake.params.k)
+precision_by_size(table, snakemake.output.by_size, k=snakemake.params.k)
