@@ -28,7 +28,7 @@ class HashEncoder(Encoder):
     def default_pooling(self):
         return "mean"
 
-    def token_lengths(self, texts):
+    def token_lengths(self, texts, text_pairs=None):
         return np.array([len(t.split()) for t in texts])
 
     def encode_texts(self, texts):

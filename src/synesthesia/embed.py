@@ -61,15 +61,17 @@ def extract_texts(
     batch_size: int,
     owners: Sequence[int] | None = None,
     spans: Sequence[tuple[int, int]] | None = None,
+    text_pairs: Sequence[str] | None = None,
 ) -> Path:
     """Embed ``texts`` (one per unit; per-occurrence items when ``owners`` is given).
 
     With ``spans`` (character start and end of a word in each text) each vector
-    pools the word's own tokens in its context instead of the whole text.
+    pools the word's own tokens in its context instead of the whole text. With
+    ``text_pairs`` each unit is a sentence pair in the encoder's native pair input.
     """
     store = PartialStore(out, ids, spec, owners=owners, log=log.info)
     try:
-        lengths = encoder.token_lengths(texts)
+        lengths = encoder.token_lengths(texts, text_pairs)
         truncated = int((lengths > encoder.max_length).sum())
         if truncated:
             log.warning("%s: %d of %d texts exceed %d tokens and are truncated",
@@ -80,10 +82,12 @@ def extract_texts(
         with _progress(len(texts), int(done.sum()), f"embed {encoder.name}") as bar:
             for batch in batches:
                 batch_texts = [texts[i] for i in batch]
-                if spans is None:
-                    vectors = encoder.encode_texts(batch_texts)
-                else:
+                if spans is not None:
                     vectors = encoder.encode_spans(batch_texts, [spans[i] for i in batch])
+                elif text_pairs is not None:
+                    vectors = encoder.encode_texts(batch_texts, [text_pairs[i] for i in batch])
+                else:
+                    vectors = encoder.encode_texts(batch_texts)
                 check_finite(vectors, encoder.name, [unit_ids[i] for i in batch])
                 store.write(batch, vectors.numpy())
                 bar.update(len(batch))
@@ -162,5 +166,7 @@ def embed_dataset(table: str | Path, out: str | Path, model: str, spec: dict, da
     store_spec = {"model": spec, "dataset": dataset, "dataset_hash": table_hash(table), "embed_version": EMBED_VERSION}
     if encoder.modality == "text":
         spans = list(zip(rows["start"], rows["end"])) if "start" in rows else None
-        return extract_texts(encoder, ids, rows["text"].tolist(), out, store_spec, spec["batch_size"], owners, spans)
+        pairs = rows["text_pair"].tolist() if "text_pair" in rows else None
+        return extract_texts(encoder, ids, rows["text"].tolist(), out, store_spec, spec["batch_size"], owners,
+                             spans, pairs)
     return extract_images(encoder, ids, rows["image"].tolist(), out, store_spec, spec["batch_size"], workers, owners)

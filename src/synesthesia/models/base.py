@@ -65,11 +65,12 @@ class Encoder(ABC):
     # text encoders
     max_length: int = 0
 
-    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+    def token_lengths(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> np.ndarray:
         """Untruncated token counts, used to batch by length and count truncations."""
         raise NotImplementedError(f"{self.name} is a {self.modality} model and does not encode text")
 
-    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+    def encode_texts(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> torch.Tensor:
+        """One vector per text, or per (text, text_pair) in the encoder's native pair input."""
         raise NotImplementedError(f"{self.name} is a {self.modality} model and does not encode text")
 
     word_pooling: str = "mean"

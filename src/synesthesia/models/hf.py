@@ -100,22 +100,39 @@ class HFEncoder(Encoder):
         ]
         self.max_length = min(limit for limit in limits if limit) if any(limits) else 512
 
-    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
-        encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+    def _inputs(self, texts: Sequence[str], text_pairs: Sequence[str] | None) -> tuple[list, list | None]:
+        """Each encoder's native pair input: its tokenizer's pair template where it has one
+        (BERT: [CLS] A [SEP] B [SEP]), else the two texts joined by its end token (CLIP, causal LMs)."""
+        if text_pairs is None:
+            return list(texts), None
+        if self.tokenizer.sep_token is not None:
+            return list(texts), list(text_pairs)
+        return [f"{a}{self.tokenizer.eos_token}{b}" for a, b in zip(texts, text_pairs)], None
+
+    def token_lengths(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> np.ndarray:
+        first, second = self._inputs(texts, text_pairs)
+        encoded = self.tokenizer(first, second, add_special_tokens=True, truncation=False)["input_ids"]
         return np.array([len(ids) for ids in encoded], dtype=np.int64)
 
     def _needs_eos(self) -> bool:
         return self._is_clip() and self.pooling in ("pooler", "projection")
 
     @torch.inference_mode()
-    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+    def encode_texts(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> torch.Tensor:
+        first, second = self._inputs(texts, text_pairs)
         batch = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+            first, second, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         ).to(self.device)
         if self._needs_eos():
             self._check_eos(batch["input_ids"], batch["attention_mask"])
         want_layers = self.layer is not None
         out = self.model(**batch, output_hidden_states=want_layers)
+        if self._needs_eos() and text_pairs is not None:
+            # CLIP pools at the first end token, which in a joined pair ends the first text only.
+            pooled = TOKEN_POOLINGS["eos"](out.last_hidden_state, batch["attention_mask"])
+            if self.pooling == "projection":
+                pooled = self.model.text_projection(pooled)
+            return pooled.float().cpu()
         if self.pooling == "projection":
             return out.text_embeds.float().cpu()
         if self.pooling == "pooler":

@@ -76,14 +76,36 @@ class OpenCLIPEncoder(Encoder):
             return visual
         return sum(p.numel() for p in self.model.parameters()) - visual
 
-    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
-        tokens = self.tokenizer(list(texts))
-        return (tokens != 0).sum(dim=1).numpy().astype(np.int64)
+    def _tokens(self, texts: Sequence[str], text_pairs: Sequence[str] | None) -> torch.Tensor:
+        if text_pairs is None:
+            return self.tokenizer(list(texts))
+        # CLIP has no pair template: the two texts are joined by its end token.
+        return self.tokenizer([f"{a} <end_of_text> {b}" for a, b in zip(texts, text_pairs)])
+
+    def token_lengths(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> np.ndarray:
+        return (self._tokens(texts, text_pairs) != 0).sum(dim=1).numpy().astype(np.int64)
 
     @torch.inference_mode()
-    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        tokens = self.tokenizer(list(texts)).to(self.device)
-        return self._encode(self.model.encode_text, tokens)
+    def encode_texts(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> torch.Tensor:
+        tokens = self._tokens(texts, text_pairs).to(self.device)
+        if text_pairs is None:
+            return self._encode(self.model.encode_text, tokens)
+        return self._encode(self._encode_at_last_token, tokens)
+
+    def _encode_at_last_token(self, tokens: torch.Tensor) -> torch.Tensor:
+        """open_clip's encode_text, pooled at the last real token instead of the first end token
+        (which, in a joined pair, ends the first text only)."""
+        model = self.model
+        if not hasattr(model, "token_embedding"):
+            raise ValueError(f"model {self.name!r}: sentence pairs need an open_clip model with a CLIP text tower")
+        cast_dtype = model.transformer.get_cast_dtype()
+        x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding.to(cast_dtype)
+        x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask))
+        x = x[torch.arange(x.shape[0], device=x.device), (tokens != 0).sum(dim=1) - 1]
+        projection = model.text_projection
+        if projection is None:
+            return x
+        return projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
 
     def image_transform(self) -> Callable:
         preprocess = self.preprocess
