@@ -36,10 +36,10 @@ def from_folder(out_dir: str | Path, root: str | Path, captions: str | Path, lim
 def from_hub(out_dir: str | Path, dataset_id: str, split: str, image_column: str, caption_column: str,
              limit: int | None = None, revision: str | None = None) -> Path:
     """Save a hub dataset's images as PNG files with their (first) caption."""
-    import datasets
+    from .hub import load_hub_dataset
 
     out_dir = Path(out_dir)
-    data = datasets.load_dataset(dataset_id, split=split, revision=revision)
+    data = load_hub_dataset(dataset_id, split=split, revision=revision)
     for column in (image_column, caption_column):
         if column not in data.column_names:
             raise KeyError(f"dataset {dataset_id}: no column {column!r}; columns are {data.column_names}")

@@ -38,9 +38,9 @@ def folder_rows(root: str | Path, concepts: Iterable[str], per_concept: int) -> 
 def hub_rows(out_dir: str | Path, dataset_id: str, split: str, image_column: str, label_column: str,
              concepts: Iterable[str], per_concept: int, revision: str | None = None) -> list[tuple[str, str]]:
     """Save up to ``per_concept`` images per concept from a hub dataset as PNG files."""
-    import datasets
+    from .hub import load_hub_dataset
 
-    data = datasets.load_dataset(dataset_id, split=split, revision=revision)
+    data = load_hub_dataset(dataset_id, split=split, revision=revision)
     feature = data.features[label_column]
     names = feature.names if hasattr(feature, "names") else None
     wanted = set(concepts)

@@ -70,9 +70,9 @@ def corpus_from_tsv(path: str | Path, word_column: str, sentence_column: str) ->
 def corpus_from_hub(dataset_id: str, split: str, word_column: str, sentence_column: str,
                     revision: str | None = None) -> dict[str, list[str]]:
     """A hub dataset (or local dataset folder) of word and sentence columns; a list of sentences per row is fine."""
-    import datasets
+    from .hub import load_hub_dataset
 
-    data = datasets.load_dataset(dataset_id, split=split, revision=revision)
+    data = load_hub_dataset(dataset_id, split=split, revision=revision)
     return _group(data[word_column], data[sentence_column], dataset_id, data.column_names)
 
 
