@@ -26,6 +26,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/embed.smk"
+include: "workflow/rules/probe.smk"
+include: "workflow/rules/sts.smk"
 include: "workflow/rules/align.smk"
 include: "workflow/rules/report.smk"
 

@@ -115,8 +115,8 @@ def test_unknown_key_in_other_dataset_sources(demo, dataset):
 
 
 def test_unknown_experiment_is_refused(demo):
-    demo["experiments"]["glue"] = {"models": ["tiny-bert"]}
-    assert "unknown key experiments.glue" in refusal(demo)
+    demo["experiments"]["captioning"] = {"models": ["tiny-bert"]}
+    assert "unknown key experiments.captioning" in refusal(demo)
 
 
 def test_unknown_source_names_the_key(demo):

@@ -67,7 +67,7 @@ def test_demo_produces_embeddings_scores_table_and_figure(demo_run):
     chance = recall[recall.control == "shuffled"]["mean"].mean()
     assert abs(chance - 10 / 36) < 0.1  # 120 pairs, 30% test: 36 candidates
     assert (demo_run / "results/figures/retrieval_shapes.png").stat().st_size > 0
-    for model in DEMO["models"]:
+    for model in retrieval["text_models"] + retrieval["vision_models"]:
         stored = read_embeddings(demo_run / f"results/embeddings/shapes/{model}.h5")
         assert len(stored.ids) == DEMO["datasets"]["shapes"]["size"]
         assert stored.attrs["model"] == model
@@ -117,13 +117,30 @@ def test_adding_a_text_model_plans_only_its_jobs_and_the_aggregation(demo_run):
 def test_editing_one_model_reruns_only_that_model(demo_run):
     config = copy.deepcopy(DEMO)
     config["models"]["tiny-bert"]["pooling"] = "mean"
-    vision = DEMO["experiments"]["retrieval"]["vision_models"]
-    expected = {("embed", f"dataset={d}, model=tiny-bert") for d in ("shapes", "shapes-concepts")}
-    expected |= {("retrieval_table", "dataset=shapes"), ("concepts_table", "dataset=shapes-concepts"), ("all", "")}
-    expected |= {("retrieval", f"dataset=shapes, text_model=tiny-bert, vision_model={v}") for v in vision}
+    experiments = DEMO["experiments"]
+    tasks = experiments["glue"]["tasks"]
+    datasets = ["shapes", "shapes-concepts", "sts", "association", *(f"glue-{t}" for t in tasks)]
+    expected = {("embed", f"dataset={d}, model=tiny-bert") for d in datasets}
+    expected |= {("retrieval", f"dataset=shapes, text_model=tiny-bert, vision_model={v}")
+                 for v in experiments["retrieval"]["vision_models"]}
     expected |= {("concept_alignment", f"dataset=shapes-concepts, text_model=tiny-bert, vision_model={v}")
-                 for v in DEMO["experiments"]["concepts"]["vision_models"]}
+                 for v in experiments["concepts"]["vision_models"]}
+    expected |= {("probe", f"task={t}, model=tiny-bert") for t in tasks}
+    expected |= {("sts", "model=tiny-bert"), ("association", "model=tiny-bert")}
+    expected |= {("retrieval_table", "dataset=shapes"), ("concepts_table", "dataset=shapes-concepts"),
+                 ("text_understanding_table", ""), ("all", "")}
     assert planned_jobs(config, demo_run) == expected
+
+
+def test_demo_probes_glue_and_scores_sts_and_association_per_model(demo_run):
+    summary = pd.read_csv(demo_run / "results/tables/text_understanding_summary.csv")
+    assert set(summary.model) == set(DEMO["experiments"]["glue"]["models"])
+    assert set(summary["style"]) == {"BERT-style", "CLIP-style"}
+    # the demo's GLUE-shaped data carry their labels in the words: the real MiniLM must beat chance clearly
+    minilm = summary.set_index("model").loc["minilm"]
+    assert minilm["sst2"] > 0.8 and minilm["mnli_matched"] > 0.6 and minilm["glue_average"] > 0.6
+    table = pd.read_csv(demo_run / "results/tables/text_understanding.csv")
+    assert set(table.task) >= {"cola", "mnli_matched", "mnli_mismatched", "sts_l", "sts_v", "colour_association"}
 
 
 def test_removing_a_model_only_reaggregates(demo_run):

@@ -77,3 +77,17 @@ def association_records(word_vectors: Mapping[str, np.ndarray]) -> list[dict]:
     return [{"task": task, "metric": "accuracy", "value": float(group["correct"].mean()),
              "chance": 1 / len(candidates[task]), "n_items": int(len(group))}
             for task, group in predictions.groupby("task", sort=False)]
+
+
+def score_association(embeddings_path: str | Path, out: str | Path) -> list[dict]:
+    """Colour and shape association accuracy of one model's word embeddings, as long-format JSON."""
+    import json
+
+    from .store import read_embeddings
+
+    stored = read_embeddings(embeddings_path)
+    identity = {"model": str(stored.attrs["model"]), "family": str(stored.attrs.get("family", "")),
+                "pooling": str(stored.attrs["pooling"])}
+    records = [{**identity, **record} for record in association_records(dict(zip(stored.ids, stored.vectors)))]
+    Path(out).write_text(json.dumps(records, indent=1), encoding="utf-8")
+    return records

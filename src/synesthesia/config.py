@@ -17,7 +17,9 @@ import jsonschema
 import yaml
 
 TINY_ROOT = "resources/tiny-models"
-EXPERIMENT_MODEL_KEYS = {"text_models": "text", "vision_models": "vision", "models": None}
+EXPERIMENT_MODEL_KEYS = {"text_models": "text", "vision_models": "vision"}
+# Experiments whose `models` are all text models.
+TEXT_EXPERIMENTS = ("glue", "sts", "association")
 
 
 def is_local_path(identifier: str) -> bool:
@@ -91,12 +93,13 @@ def validate_config(config: dict, schema_path: str | os.PathLike, root: str | os
 def _check_experiments(config: dict) -> None:
     models, datasets = config["models"], config["datasets"]
     for experiment, spec in config["experiments"].items():
-        for key, modality in EXPERIMENT_MODEL_KEYS.items():
+        keys = {"models": "text"} if experiment in TEXT_EXPERIMENTS else EXPERIMENT_MODEL_KEYS
+        for key, modality in keys.items():
             for name in spec.get(key, []):
                 where = f"experiments.{experiment}.{key}"
                 if name not in models:
                     raise ConfigError(f"config: {where}: model {name!r} is not defined under `models`")
-                if modality and models[name]["modality"] != modality:
+                if models[name]["modality"] != modality:
                     raise ConfigError(
                         f"config: {where}: model {name!r} has modality {models[name]['modality']!r}, "
                         f"expected {modality!r}"

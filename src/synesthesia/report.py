@@ -114,3 +114,62 @@ def precision_by_size(table: pd.DataFrame, out: str | Path, k: int, retrieval: s
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+# --- Text understanding (first study): GLUE probes, STS, association ---------------------------
+
+STYLES = {"clip": "CLIP-style"}
+
+
+def text_understanding_table(glue: Sequence[str | Path], sts: Sequence[str | Path],
+                             association: Sequence[str | Path]) -> pd.DataFrame:
+    """All text-understanding records in one tidy table: model, family, style, experiment, task, metric, value."""
+    parts = []
+    for experiment, paths in (("glue", glue), ("sts", sts), ("association", association)):
+        if paths:
+            parts.append(read_records(paths).assign(experiment=experiment))
+    table = pd.concat(parts, ignore_index=True)
+    table["style"] = [STYLES.get(family, "BERT-style" if family == "bert" else family) for family in table.family]
+    first = ["style", "family", "model", "experiment", "task", "metric", "value"]
+    return table[first + [c for c in table.columns if c not in first]].sort_values(
+        ["style", "model", "experiment", "task", "metric"], kind="stable").reset_index(drop=True)
+
+
+def text_understanding_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows models (grouped by style), columns each GLUE task's score, the GLUE average, STS and association."""
+    from .probe import glue_average, glue_task
+
+    rows = []
+    for (style, family, model), records in table.groupby(["style", "family", "model"], sort=True):
+        row = {"style": style, "family": family, "model": model}
+        glue = records[records.experiment == "glue"]
+        scores = {task: dict(zip(group.metric, group.value)) for task, group in glue.groupby("task")}
+        for task, values in scores.items():
+            row[task] = glue_task(task).score(values)
+        if scores:
+            row["glue_average"] = glue_average(scores)
+        for experiment in ("sts", "association"):
+            chosen = records[(records.experiment == experiment) & records.metric.isin(["spearman", "accuracy"])]
+            row.update({task: value for task, value in zip(chosen.task, chosen.value)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def text_understanding_figure(table: pd.DataFrame, out: str | Path) -> None:
+    """Per model: GLUE average, STS-L and STS-V Spearman, association accuracy; bars grouped by style."""
+    plt = _pyplot()
+    summary = text_understanding_summary(table).sort_values(["style", "model"])
+    columns = [c for c in ("glue_average", "sts_l", "sts_v", "colour_association", "shape_association")
+               if c in summary]
+    fig, ax = plt.subplots(figsize=(1.5 + 1.3 * len(columns) * max(1, len(summary)) / 3, 3.2))
+    width = 0.8 / max(1, len(summary))
+    for index, (_, row) in enumerate(summary.iterrows()):
+        positions = [c + index * width for c in range(len(columns))]
+        ax.bar(positions, [row[c] for c in columns], width, label=f"{row['model']} ({row['style']})")
+    ax.set_xticks([c + 0.4 - width / 2 for c in range(len(columns))], columns)
+    ax.set_ylabel("score")
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)

@@ -4,12 +4,21 @@ from synesthesia.align import ALIGN_VERSION
 from synesthesia.config import canonical, model_spec, tiny_model_dir
 from synesthesia.data.tables import table_for
 from synesthesia.embed import EMBED_VERSION
+from synesthesia.probe import PROBE_VERSION
 
 MODELS = config["models"]
 DATASETS = config["datasets"]
 DICTIONARIES = config["dictionaries"]
 RETRIEVAL = config["experiments"].get("retrieval")
 CONCEPTS = config["experiments"].get("concepts")
+GLUE = config["experiments"].get("glue")
+STS = config["experiments"].get("sts")
+ASSOCIATION = config["experiments"].get("association")
+GLUE_TASKS = GLUE["tasks"] if GLUE else []
+# Text-understanding datasets are made by their own rules, not defined under `datasets`.
+TEXT_TASK_DATASETS = [f"glue-{task}" for task in GLUE_TASKS] + (["sts"] if STS else []) + (
+    ["association"] if ASSOCIATION else []
+)
 CONCEPT_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] == "concepts"]
 CAPTION_DATASETS = [name for name in DATASETS if name not in CONCEPT_DATASETS]
 EXPERIMENT_LISTS = ("datasets", "text_models", "vision_models")
@@ -23,8 +32,9 @@ wildcard_constraints:
     model=_one_of(MODELS),
     text_model=_one_of(MODELS),
     vision_model=_one_of(MODELS),
-    dataset=_one_of(DATASETS),
+    dataset=_one_of([*DATASETS, *TEXT_TASK_DATASETS]),
     dictionary=_one_of(DICTIONARIES),
+    task=_one_of(GLUE_TASKS),
 
 
 def get_dataset_params(wildcards):
@@ -107,6 +117,35 @@ def get_retrieval_scores(wildcards):
     )
 
 
+def get_glue_source(wildcards):
+    return ["resources/demo-glue"] if GLUE["dataset"] == "demo" else []
+
+
+def get_glue_params(wildcards):
+    return canonical({key: GLUE.get(key) for key in ("dataset", "limit_train", "limit_eval")})
+
+
+def get_probe_params(wildcards):
+    return canonical({key: GLUE[key] for key in ("holdout_fraction", "seed")})
+
+
+def get_sts_sources(wildcards):
+    root = "resources/demo-sts" if STS["source"] == "demo" else "resources/cxc"
+    return {"sts": f"{root}/sts_val.csv", "captions": f"{root}/captions_val2014.json"}
+
+
+def _scores(pattern, experiment, **wildcards):
+    return expand(pattern, model=experiment["models"], **wildcards) if experiment else []
+
+
+def get_text_understanding_scores(wildcards):
+    return {
+        "glue": _scores("results/probe/{task}/{model}.json", GLUE, task=GLUE_TASKS),
+        "sts": _scores("results/sts/{model}.json", STS),
+        "association": _scores("results/association/{model}.json", ASSOCIATION),
+    }
+
+
 def get_figure_k(wildcards):
     return max(RETRIEVAL["ks"])
 
@@ -117,6 +156,9 @@ def get_concept_figure_k(wildcards):
 
 def get_final_outputs():
     outputs = []
+    if GLUE or STS or ASSOCIATION:
+        outputs += ["results/tables/text_understanding.csv", "results/tables/text_understanding_summary.csv",
+                    "results/figures/text_understanding.png"]
     if RETRIEVAL:
         outputs += expand("results/tables/retrieval_{dataset}.csv", dataset=RETRIEVAL["datasets"])
         outputs += expand("results/figures/retrieval_{dataset}.png", dataset=RETRIEVAL["datasets"])

@@ -54,3 +54,30 @@ rule concepts_table:
         "../../envs/score.yaml"
     script:
         "../../scripts/concepts_table.py"
+
+
+rule text_understanding_table:
+    input:
+        unpack(get_text_understanding_scores),
+    output:
+        table=report(
+            "results/tables/text_understanding.csv",
+            caption="../report/text_understanding_table.rst",
+            category="Text understanding",
+        ),
+        summary=report(
+            "results/tables/text_understanding_summary.csv",
+            caption="../report/text_understanding_summary.rst",
+            category="Text understanding",
+        ),
+        figure=report(
+            "results/figures/text_understanding.png",
+            caption="../report/text_understanding_figure.rst",
+            category="Text understanding",
+        ),
+    log:
+        "logs/text_understanding_table/text_understanding.log",
+    conda:
+        "../../envs/score.yaml"
+    script:
+        "../../scripts/text_understanding_table.py"

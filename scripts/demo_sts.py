@@ -1,0 +1,7 @@
+from pathlib import Path
+
+from synesthesia.data.sts import make_demo_sts
+from synesthesia.logs import log_to_file
+
+log_to_file(snakemake.log[0])
+make_demo_sts(Path(snakemake.output.sts).parent, seed=0)

@@ -1,0 +1,45 @@
+rule demo_glue:
+    output:
+        directory("resources/demo-glue"),
+    log:
+        "logs/demo_glue/demo_glue.log",
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/demo_glue.py"
+
+
+rule glue_data:
+    input:
+        get_glue_source,
+    output:
+        text="data/glue-{task}/text.tsv",
+        labels="data/glue-{task}/labels.tsv",
+    params:
+        glue=get_glue_params,
+    log:
+        "logs/glue_data/{task}.log",
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/glue_data.py"
+
+
+rule probe:
+    input:
+        embeddings="results/embeddings/glue-{task}/{model}.h5",
+        labels="data/glue-{task}/labels.tsv",
+    output:
+        "results/probe/{task}/{model}.json",
+    params:
+        spec=get_probe_params,
+        version=PROBE_VERSION,
+    log:
+        "logs/probe/{task}/{model}.log",
+    benchmark:
+        "results/benchmarks/probe/{task}/{model}.tsv"
+    threads: 2
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/probe.py"

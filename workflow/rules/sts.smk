@@ -1,0 +1,74 @@
+rule download_cxc:
+    output:
+        sts="resources/cxc/sts_val.csv",
+        captions="resources/cxc/captions_val2014.json",
+    log:
+        "logs/download_cxc/download_cxc.log",
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/download_cxc.py"
+
+
+rule demo_sts:
+    output:
+        sts="resources/demo-sts/sts_val.csv",
+        captions="resources/demo-sts/captions_val2014.json",
+    log:
+        "logs/demo_sts/demo_sts.log",
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/demo_sts.py"
+
+
+rule sts_data:
+    input:
+        unpack(get_sts_sources),
+    output:
+        text="data/sts/text.tsv",
+        pairs="data/sts/pairs.tsv",
+    log:
+        "logs/sts_data/sts.log",
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/sts_data.py"
+
+
+rule sts:
+    input:
+        embeddings="results/embeddings/sts/{model}.h5",
+        pairs="data/sts/pairs.tsv",
+    output:
+        "results/sts/{model}.json",
+    log:
+        "logs/sts/{model}.log",
+    conda:
+        "../../envs/score.yaml"
+    script:
+        "../../scripts/sts.py"
+
+
+rule association_data:
+    output:
+        "data/association/text.tsv",
+    log:
+        "logs/association_data/association.log",
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/association_data.py"
+
+
+rule association:
+    input:
+        "results/embeddings/association/{model}.h5",
+    output:
+        "results/association/{model}.json",
+    log:
+        "logs/association/{model}.log",
+    conda:
+        "../../envs/score.yaml"
+    script:
+        "../../scripts/association.py"
