@@ -161,3 +161,13 @@ def test_adding_a_vision_model_to_the_concepts_grid_aligns_it_with_every_languag
     expected |= {("concept_alignment", f"dataset=shapes-concepts, text_model={t}, vision_model=tiny-vit-mean")
                  for t in DEMO["experiments"]["concepts"]["text_models"]}
     assert planned_jobs(config, demo_run) == expected
+
+
+def test_finetuning_is_off_by_default_and_planned_per_task_and_model_when_enabled(tmp_path):
+    assert not any(rule == "finetune" for rule, _ in planned_jobs(DEMO, tmp_path))
+    config = copy.deepcopy(DEMO)
+    config["experiments"]["glue"]["finetune"] = {"enabled": True}
+    planned = {(rule, wildcards) for rule, wildcards in planned_jobs(config, tmp_path) if rule == "finetune"}
+    glue = DEMO["experiments"]["glue"]
+    hf_models = [m for m in glue["models"] if DEMO["models"][m]["source"] == "hf"]
+    assert planned == {("finetune", f"task={t}, model={m}") for t in glue["tasks"] for m in hf_models}

@@ -122,10 +122,11 @@ STYLES = {"clip": "CLIP-style"}
 
 
 def text_understanding_table(glue: Sequence[str | Path], sts: Sequence[str | Path],
-                             association: Sequence[str | Path]) -> pd.DataFrame:
+                             association: Sequence[str | Path], finetune: Sequence[str | Path] = ()) -> pd.DataFrame:
     """All text-understanding records in one tidy table: model, family, style, experiment, task, metric, value."""
     parts = []
-    for experiment, paths in (("glue", glue), ("sts", sts), ("association", association)):
+    for experiment, paths in (("glue", glue), ("sts", sts), ("association", association),
+                              ("glue_finetune", finetune)):
         if paths:
             parts.append(read_records(paths).assign(experiment=experiment))
     table = pd.concat(parts, ignore_index=True)
@@ -148,6 +149,11 @@ def text_understanding_summary(table: pd.DataFrame) -> pd.DataFrame:
             row[task] = glue_task(task).score(values)
         if scores:
             row["glue_average"] = glue_average(scores)
+        tuned = records[records.experiment == "glue_finetune"]
+        if not tuned.empty:
+            row["glue_average_finetune"] = glue_average(
+                {task: dict(zip(group.metric, group.value)) for task, group in tuned.groupby("task")}
+            )
         for experiment in ("sts", "association"):
             chosen = records[(records.experiment == experiment) & records.metric.isin(["spearman", "accuracy"])]
             row.update({task: value for task, value in zip(chosen.task, chosen.value)})

@@ -15,6 +15,9 @@ GLUE = config["experiments"].get("glue")
 STS = config["experiments"].get("sts")
 ASSOCIATION = config["experiments"].get("association")
 GLUE_TASKS = GLUE["tasks"] if GLUE else []
+FINETUNE = GLUE["finetune"] if GLUE and GLUE["finetune"]["enabled"] else None
+# Full fine-tuning exists for transformers models; other sources are probed only.
+FINETUNE_MODELS = [name for name in GLUE["models"] if MODELS[name]["source"] == "hf"] if FINETUNE else []
 # Text-understanding datasets are made by their own rules, not defined under `datasets`.
 TEXT_TASK_DATASETS = [f"glue-{task}" for task in GLUE_TASKS] + (["sts"] if STS else []) + (
     ["association"] if ASSOCIATION else []
@@ -45,12 +48,18 @@ def get_model_params(wildcards):
     return canonical(model_spec(config, wildcards.model))
 
 
+def _model_input(model):
+    built = tiny_model_dir(MODELS[model])
+    return {"model": built} if built else {}
+
+
 def get_embed_input(wildcards):
-    inputs = {"table": f"data/{wildcards.dataset}/{table_for(MODELS[wildcards.model]['modality'])}"}
-    built = tiny_model_dir(MODELS[wildcards.model])
-    if built:
-        inputs["model"] = built
-    return inputs
+    table = f"data/{wildcards.dataset}/{table_for(MODELS[wildcards.model]['modality'])}"
+    return {"table": table, **_model_input(wildcards.model)}
+
+
+def get_finetune_input(wildcards):
+    return {"table": f"data/glue-{wildcards.task}/text.tsv", **_model_input(wildcards.model)}
 
 
 def get_gpus(wildcards):
@@ -129,6 +138,10 @@ def get_probe_params(wildcards):
     return canonical({key: GLUE[key] for key in ("holdout_fraction", "seed")})
 
 
+def get_finetune_params(wildcards):
+    return canonical({"model": model_spec(config, wildcards.model), "finetune": FINETUNE})
+
+
 def get_sts_sources(wildcards):
     root = "resources/demo-sts" if STS["source"] == "demo" else "resources/cxc"
     return {"sts": f"{root}/sts_val.csv", "captions": f"{root}/captions_val2014.json"}
@@ -141,6 +154,7 @@ def _scores(pattern, experiment, **wildcards):
 def get_text_understanding_scores(wildcards):
     return {
         "glue": _scores("results/probe/{task}/{model}.json", GLUE, task=GLUE_TASKS),
+        "finetune": expand("results/finetune/{task}/{model}.json", task=GLUE_TASKS, model=FINETUNE_MODELS),
         "sts": _scores("results/sts/{model}.json", STS),
         "association": _scores("results/association/{model}.json", ASSOCIATION),
     }

@@ -43,3 +43,24 @@ rule probe:
         "../../envs/embed.yaml"
     script:
         "../../scripts/probe.py"
+
+
+rule finetune:
+    input:
+        unpack(get_finetune_input),
+        labels="data/glue-{task}/labels.tsv",
+    output:
+        "results/finetune/{task}/{model}.json",
+    params:
+        spec=get_finetune_params,
+    log:
+        "logs/finetune/{task}/{model}.log",
+    benchmark:
+        "results/benchmarks/finetune/{task}/{model}.tsv"
+    threads: 2
+    resources:
+        gpu=get_gpus,
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/finetune.py"
