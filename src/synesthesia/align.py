@@ -32,16 +32,11 @@ def ridge_map(source: np.ndarray, target: np.ndarray, alpha: float) -> np.ndarra
 def retrieval_ranks(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """Rank (0 = best) of candidate ``i`` among all candidates for query ``i``, by cosine.
 
-    Computed in query blocks so memory stays bounded; ties count against the
-    query (a constant map cannot score above chance).
+    Ties count against the query (a constant map cannot score above chance).
     """
     queries, candidates = normalize_rows(queries), normalize_rows(candidates)
-    ranks = np.empty(len(queries), dtype=np.int64)
-    for start in range(0, len(queries), _QUERY_BLOCK):
-        block = queries[start:start + _QUERY_BLOCK] @ candidates.T
-        gold = block[np.arange(len(block)), np.arange(start, start + len(block))]
-        ranks[start:start + len(block)] = (block >= gold[:, None]).sum(axis=1) - 1
-    return ranks
+    gold = [np.array([i]) for i in range(len(queries))]
+    return best_gold_ranks(lambda start, stop: queries[start:stop] @ candidates.T, len(queries), gold)
 
 
 def recall_at_k(ranks: np.ndarray, ks: Sequence[int]) -> dict[int, float]:
@@ -108,8 +103,7 @@ def retrieval_records(
 
 def score_retrieval(text_path: str, vision_path: str, out: str, spec: dict) -> list[dict]:
     """Score one (text model, vision model) pair of a dataset into a long-format JSON."""
-    import json
-
+    from .report import write_records
     from .store import read_embeddings, require_same_ids
 
     text, vision = read_embeddings(text_path), read_embeddings(vision_path)
@@ -117,19 +111,7 @@ def score_retrieval(text_path: str, vision_path: str, out: str, spec: dict) -> l
     records = retrieval_records(
         text.vectors, vision.vectors, spec["ks"], spec["splits"], spec["train_fraction"], spec["ridge"], spec["seed"]
     )
-    identity = {
-        "dataset": str(text.attrs["dataset"]),
-        "text_model": str(text.attrs["model"]),
-        "vision_model": str(vision.attrs["model"]),
-        "text_revision": str(text.attrs["revision"]),
-        "vision_revision": str(vision.attrs["revision"]),
-        "text_layer": str(text.attrs["layer"]),
-        "vision_layer": str(vision.attrs["layer"]),
-        "method": "ridge",
-    }
-    records = [{**identity, **record} for record in records]
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump(records, handle, indent=1)
+    return write_records(out, {**pair_identity(text, vision), "method": "ridge"}, records)
     return records
 
 
@@ -313,9 +295,8 @@ def concept_alignment_records(
 
 def score_concepts(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict) -> list[dict]:
     """Score one (language model, vision model) pair of a concept dataset into a long-format JSON."""
-    import json
-
     from .data.concepts import read_dictionary
+    from .report import write_records
     from .store import read_embeddings
 
     text, vision = read_embeddings(text_path), read_embeddings(vision_path)
@@ -327,21 +308,25 @@ def score_concepts(text_path: str, vision_path: str, dictionary_path: str, out: 
         spec["ks"], spec["splits"], spec["train_fraction"], spec["csls_k"], spec["seed"],
     )
     identity = {
-        "dataset": str(text.attrs["dataset"]),
+        **pair_identity(text, vision),
         "dictionary": dictionary.name,
-        "text_model": str(text.attrs["model"]),
-        "vision_model": str(vision.attrs["model"]),
         "text_family": str(text.attrs.get("family", "")),
         "vision_family": str(vision.attrs.get("family", "")),
         "text_parameters": int(text.attrs.get("n_parameters", 0)),
         "vision_parameters": int(vision.attrs.get("n_parameters", 0)),
+        "method": "procrustes",
+    }
+    return write_records(out, identity, records)
+
+
+def pair_identity(text, vision) -> dict:
+    """The dataset, both models, their revisions and layers: what a pair's score records carry."""
+    return {
+        "dataset": str(text.attrs["dataset"]),
+        "text_model": str(text.attrs["model"]),
+        "vision_model": str(vision.attrs["model"]),
         "text_revision": str(text.attrs["revision"]),
         "vision_revision": str(vision.attrs["revision"]),
         "text_layer": str(text.attrs["layer"]),
         "vision_layer": str(vision.attrs["layer"]),
-        "method": "procrustes",
     }
-    records = [{**identity, **record} for record in records]
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump(records, handle, indent=1)
-    return records

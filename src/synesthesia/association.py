@@ -81,13 +81,8 @@ def association_records(word_vectors: Mapping[str, np.ndarray]) -> list[dict]:
 
 def score_association(embeddings_path: str | Path, out: str | Path) -> list[dict]:
     """Colour and shape association accuracy of one model's word embeddings, as long-format JSON."""
-    import json
-
+    from .report import write_records
     from .store import read_embeddings
 
     stored = read_embeddings(embeddings_path)
-    identity = {"model": str(stored.attrs["model"]), "family": str(stored.attrs.get("family", "")),
-                "pooling": str(stored.attrs["pooling"])}
-    records = [{**identity, **record} for record in association_records(dict(zip(stored.ids, stored.vectors)))]
-    Path(out).write_text(json.dumps(records, indent=1), encoding="utf-8")
-    return records
+    return write_records(out, stored.identity(), association_records(dict(zip(stored.ids, stored.vectors))))

@@ -15,7 +15,6 @@ the dropout masks and the order of the training examples, so a CPU run repeats e
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from typing import Sequence
@@ -32,6 +31,7 @@ from .models import load_encoder
 from .models.hf import HFEncoder
 from .models.pooling import TOKEN_POOLINGS
 from .probe import glue_task
+from .report import write_records
 
 DEFAULT_EPOCHS = 3
 # The study trains the small MRPC and WNLI longer: 3 epochs over a few thousand examples are too few steps.
@@ -201,9 +201,7 @@ def finetune_glue(model_name: str, entry: dict, text_table: str, labels_table: s
         eval_texts, eval_pairs, eval_labels = split_examples(texts, labels, split, labels_table)
         predictions = predict(encoder, head, eval_texts, eval_pairs, regression, batch_size)
         for metric, value in glue_task(name).evaluate(eval_labels, predictions).items():
-            records.append({"model": model_name, "family": provenance["family"], "pooling": provenance["pooling"],
-                            "revision": provenance["revision"], "task": name, "metric": metric, "value": value,
-                            **common, "n_eval": len(eval_labels)})
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump(records, handle, indent=1, default=float)
-    return records
+            records.append({"task": name, "metric": metric, "value": value, **common, "n_eval": len(eval_labels)})
+    identity = {"model": model_name, "family": provenance["family"], "pooling": provenance["pooling"],
+                "revision": provenance["revision"]}
+    return write_records(out, identity, records)

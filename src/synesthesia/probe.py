@@ -713,9 +713,8 @@ def score_glue_probe(embeddings_path: str, labels_path: str, task: str, out: str
 
     Writes long-format records with the model's identity and how many inputs were truncated.
     """
-    import json
-
     from .data.glue import TRAIN_SPLIT, evaluation_splits, read_labels
+    from .report import write_records
     from .store import read_embeddings
 
     stored = read_embeddings(embeddings_path)
@@ -735,10 +734,6 @@ def score_glue_probe(embeddings_path: str, labels_path: str, task: str, out: str
     evaluations = {name: features_and_labels(split) for name, split in evaluation_splits(task).items()}
     records = glue_probe_records(*features_and_labels(TRAIN_SPLIT), evaluations,
                                  seed=spec["seed"], holdout_fraction=spec["holdout_fraction"])
-    identity = {"model": str(stored.attrs["model"]), "family": str(stored.attrs.get("family", "")),
-                "pooling": str(stored.attrs["pooling"]), "revision": str(stored.attrs["revision"]),
+    identity = {**stored.identity(), "revision": str(stored.attrs["revision"]),
                 "truncated": int(stored.attrs.get("truncated", 0)), "n_inputs": int(len(stored.ids))}
-    records = [{**identity, **record} for record in records]
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump(records, handle, indent=1, default=float)
-    return records
+    return write_records(out, identity, records)

@@ -14,6 +14,14 @@ CONCEPT_GROUP = ["dataset", "dictionary", "text_model", "vision_model", "text_fa
 SUMMARY_KS = (1, 10, 100)
 
 
+def write_records(out: str | Path, identity: dict, records: Sequence[dict]) -> list[dict]:
+    """Write one scoring job's long-format records, each prefixed with what was scored."""
+    records = [{**identity, **record} for record in records]
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump(records, handle, indent=1, default=float)
+    return records
+
+
 def read_records(paths: Sequence[str | Path]) -> pd.DataFrame:
     rows = []
     for path in paths:

@@ -184,6 +184,11 @@ class Embeddings:
     items: np.ndarray | None = None
     owner: np.ndarray | None = None
 
+    def identity(self) -> dict:
+        """Which model made these vectors, and how: the fields every score record carries."""
+        return {"model": str(self.attrs["model"]), "family": str(self.attrs.get("family", "")),
+                "pooling": str(self.attrs["pooling"])}
+
 
 def read_embeddings(path: str | os.PathLike, items: bool = False) -> Embeddings:
     """Read a complete store file; refuse anything else with the file's name."""

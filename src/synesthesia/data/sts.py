@@ -261,12 +261,9 @@ def make_demo_sts(out_dir: str | Path, seed: int = 0) -> tuple[Path, Path]:
 
 def score_sts(embeddings_path: str | Path, pairs_path: str | Path, out: str | Path) -> list[dict]:
     """STS-L and STS-V of one model's caption embeddings, written as long-format JSON."""
+    from ..report import write_records
     from ..store import read_embeddings
 
     stored = read_embeddings(embeddings_path)
-    vectors = dict(zip(stored.ids, stored.vectors))
-    identity = {"model": str(stored.attrs["model"]), "family": str(stored.attrs.get("family", "")),
-                "pooling": str(stored.attrs["pooling"]), "truncated": int(stored.attrs.get("truncated", 0))}
-    records = [{**identity, **record} for record in sts_records(vectors, read_pairs(pairs_path))]
-    Path(out).write_text(json.dumps(records, indent=1), encoding="utf-8")
-    return records
+    identity = {**stored.identity(), "truncated": int(stored.attrs.get("truncated", 0))}
+    return write_records(out, identity, sts_records(dict(zip(stored.ids, stored.vectors)), read_pairs(pairs_path)))
