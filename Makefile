@@ -14,7 +14,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[embed,score,workflow,demo,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[embed,score,t2i,workflow,demo,dev]"
 	touch $@
 
 demo: $(STAMP)

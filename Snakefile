@@ -3,6 +3,7 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 from synesthesia.config import ConfigError, validate_config
+from synesthesia.gpu import export_gpu_slots
 
 min_version("9.0")
 
@@ -18,6 +19,7 @@ except ConfigError as error:
     raise SystemExit(str(error))
 config.clear()
 config.update(_validated)
+export_gpu_slots(workflow.global_resources.get("gpu"))
 
 report: "workflow/report/workflow.rst"
 
@@ -29,6 +31,7 @@ include: "workflow/rules/embed.smk"
 include: "workflow/rules/probe.smk"
 include: "workflow/rules/sts.smk"
 include: "workflow/rules/align.smk"
+include: "workflow/rules/t2i.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+DEMO = yaml.safe_load((ROOT / "demo" / "config.yaml").read_text())
+
+
+def run_snakemake(workdir: Path, config: dict, *args: str, cores: str | None = "2") -> subprocess.CompletedProcess:
+    """Snakemake on the repository's Snakefile in ``workdir``, with ``config`` as its only config file."""
+    configfile = workdir / "config.test.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = subprocess.run(
+        [*SNAKEMAKE, *(["--cores", cores] if cores else []), "-d", str(workdir), *args, "--configfile", str(configfile)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """A workdir in which the whole demo DAG ran locally (minutes; shared by the slow tests)."""
+    workdir = tmp_path_factory.mktemp("demo")
+    run_snakemake(workdir, DEMO)
+    return workdir
 
 
 @pytest.fixture(scope="session")

@@ -310,6 +310,40 @@ def test_schema_sources_match_the_encoder_registry():
 def test_schema_tiny_architectures_match_the_builders():
     from synesthesia.models.tiny import BUILDERS
 
-    model = load_schema(SCHEMA)["$defs"]["model"]["properties"]
-    assert set(model["tiny"]["enum"]) == set(BUILDERS)
-    assert len(model["tiny"]["enum"]) == len(BUILDERS)
+    schema = load_schema(SCHEMA)
+    models = schema["$defs"]["model"]["properties"]["tiny"]["enum"]
+    generators = schema["properties"]["experiments"]["properties"]["t2i"]["properties"]["generator"]["properties"]
+    assert sorted(models + generators["tiny"]["enum"]) == sorted(BUILDERS)
+
+
+# --- text-to-image and cluster sections -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda t: t.update(dataset="nowhere"), "experiments.t2i.dataset: dataset 'nowhere' is not defined"),
+        (lambda t: t.update(dataset="shapes-concepts"), "is a concept dataset"),
+        (lambda t: t["models"].append("tiny-vit"), "model 'tiny-vit' has modality 'vision'"),
+        (lambda t: t["models"].append("generator-text-encoder"), "set `reference: true`"),
+        (lambda t: t["training"].update(colour=1), "unknown key experiments.t2i.training.colour"),
+        (lambda t: t["generator"].update(sampler="magic"), "experiments.t2i.generator.sampler"),
+        (lambda t: t["generator"].update(id="./no-such-checkpoint", tiny=None) or t["generator"].pop("tiny"),
+         "experiments.t2i.generator.id: local path ./no-such-checkpoint does not exist"),
+    ],
+    ids=["undefined-dataset", "concept-dataset", "vision-model", "reference-by-name", "unknown-key", "sampler",
+         "missing-checkpoint"],
+)
+def test_bad_t2i_section_is_refused(demo, tmp_path, edit, expected):
+    edit(demo["experiments"]["t2i"])
+    with pytest.raises(ConfigError) as error:
+        validate_config(demo, SCHEMA, root=tmp_path)
+    assert expected in str(error.value)
+
+
+def test_cluster_section_defaults_and_refusals(demo):
+    assert validate_config(demo, SCHEMA)["cluster"] == {
+        "account": None, "cpu_partition": None, "gpu_partition": None, "gpu_model": None, "constraint": None,
+        "memory_scale": 1.0}
+    demo["cluster"] = {"partition": "gpu"}
+    assert "unknown key cluster.partition" in refusal(demo)

@@ -1,3 +1,7 @@
+import subprocess
+import sys
+import textwrap
+
 import h5py
 import numpy as np
 import pytest
@@ -6,6 +10,7 @@ from synesthesia.store import (
     IncompleteStoreError,
     PartialStore,
     StoreMismatchError,
+    hdf5_locking,
     partial_path,
     read_embeddings,
     require_same_ids,
@@ -83,3 +88,35 @@ def test_different_ids_are_refused(tmp_path):
     b = read_embeddings(_write_all(tmp_path / "b.h5", np.ones((4, 2), np.float32), ids=IDS[:4]))
     with pytest.raises(StoreMismatchError, match="a.h5.*b.h5"):
         require_same_ids(a, b)
+
+
+HOLD_WITH_LOCK = textwrap.dedent("""
+    import sys, time, h5py
+    handle = h5py.File(sys.argv[1], "a", locking=True)
+    print("locked", flush=True)
+    time.sleep(60)
+""")
+
+
+def test_store_files_open_while_another_process_holds_an_hdf5_lock(tmp_path, monkeypatch):
+    """What a file system without flock looks like to HDF5: a lock it cannot take. The
+    store opens without locking (files are written under a temporary name and read
+    after the rename), so readers are not refused."""
+    monkeypatch.delenv("HDF5_USE_FILE_LOCKING", raising=False)
+    path = _write_all(tmp_path / "m.h5", np.ones((5, 2), np.float32))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WITH_LOCK, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(OSError, match="lock"):
+            h5py.File(path, "r", locking=True)
+        assert read_embeddings(path).vectors.shape == (5, 2)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_hdf5_file_locking_variable_still_decides(monkeypatch):
+    monkeypatch.setenv("HDF5_USE_FILE_LOCKING", "TRUE")
+    assert hdf5_locking() is None
+    monkeypatch.delenv("HDF5_USE_FILE_LOCKING")
+    assert hdf5_locking() is False

@@ -4,37 +4,20 @@ from __future__ import annotations
 
 import copy
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import ROOT
+from conftest import DEMO, run_snakemake
 from synesthesia.store import read_embeddings
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--cores", "2"]
-DEMO = yaml.safe_load((ROOT / "demo" / "config.yaml").read_text())
 
 pytestmark = pytest.mark.slow
 
 
-def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
-    configfile = workdir / "config.test.yaml"
-    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
-    result = subprocess.run(
-        [*SNAKEMAKE, "-d", str(workdir), "--configfile", str(configfile), *args],
-        capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
 def planned_jobs(config: dict, workdir: Path) -> set[tuple[str, str]]:
     """(rule, wildcards) of every job a dry run would execute."""
-    output = snakemake(workdir, config, "-n").stdout
+    output = run_snakemake(workdir, config, "-n").stdout
     jobs, rule = set(), None
     for line in output.splitlines():
         match = re.match(r"^(?:local)?rule (\w+):$", line)
@@ -48,13 +31,6 @@ def planned_jobs(config: dict, workdir: Path) -> set[tuple[str, str]]:
             jobs.add((rule, match.group(1)))
             rule = None
     return jobs
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("demo")
-    snakemake(workdir, DEMO)
-    return workdir
 
 
 def test_demo_produces_embeddings_scores_table_and_figure(demo_run):
@@ -171,3 +147,24 @@ def test_finetuning_is_off_by_default_and_planned_per_task_and_model_when_enable
     glue = DEMO["experiments"]["glue"]
     hf_models = [m for m in glue["models"] if DEMO["models"][m]["source"] == "hf"]
     assert planned == {("finetune", f"task={t}, model={m}") for t in glue["tasks"] for m in hf_models}
+
+
+def test_demo_generates_images_per_text_encoder_and_scores_them(demo_run):
+    t2i = DEMO["experiments"]["t2i"]
+    encoders = [*t2i["models"], "generator-text-encoder"]
+    table = pd.read_csv(demo_run / "results/tables/t2i_shapes.csv")
+    assert list(dict.fromkeys(table.model)) == encoders
+    assert set(table.metric) == {"fid", "inception_score", "clip_score"}
+    assert table["n_images"].eq(t2i["heldout"]).all()
+    for encoder in encoders:
+        assert len(list((demo_run / f"results/t2i/shapes/images/{encoder}").glob("*.png"))) == t2i["heldout"]
+    assert (demo_run / "results/figures/t2i_shapes.png").stat().st_size > 0
+
+
+def test_adding_a_t2i_encoder_plans_only_its_generation_chain(demo_run):
+    config = copy.deepcopy(DEMO)
+    config["experiments"]["t2i"]["models"].append("tiny-bert")
+    expected = {(rule, "dataset=shapes, encoder=tiny-bert")
+                for rule in ("t2i_tokens", "t2i_train", "t2i_generate", "t2i_metrics")}
+    expected |= {("t2i_table", "dataset=shapes"), ("all", "")}
+    assert planned_jobs(config, demo_run) == expected

@@ -7,12 +7,11 @@ fitted or a neighbour is searched.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-# Bump when a change alters what scoring computes, so exactly the scoring jobs rerun.
-ALIGN_VERSION = 1
 _QUERY_BLOCK = 2048
 
 
@@ -232,9 +231,6 @@ def rank_aliases(mapped: np.ndarray, candidates: np.ndarray, gold: list[np.ndarr
     }
 
 
-CONTROLS = ("none", "shuffled", "random_map")
-
-
 def align_concepts(vision: np.ndarray, language: np.ndarray, gold: list[np.ndarray], train: np.ndarray,
                    test: np.ndarray, csls_k: int, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
     """Procrustes from vision to language on ``train``, and the two controls; ranks per control and retrieval.
@@ -245,12 +241,67 @@ def align_concepts(vision: np.ndarray, language: np.ndarray, gold: list[np.ndarr
     orthogonal map; both give the chance level.
     """
     vision_z, language_z = shared_spaces(vision, language, gold, train)
-    maps = {}
-    for control, shuffle_seed in (("none", None), ("shuffled", seed + 10_000)):
-        source_rows, target_rows = training_pairs(gold, train, shuffle_seed)
-        maps[control] = procrustes(vision_z[source_rows], language_z[target_rows])
-    maps["random_map"] = random_orthogonal(vision_z.shape[1], seed).astype(vision_z.dtype)
-    return {control: rank_aliases(vision_z @ maps[control], language_z, gold, test, csls_k) for control in CONTROLS}
+    random_map = random_orthogonal(vision_z.shape[1], seed).astype(vision_z.dtype)
+    return {
+        "none": procrustes_ranks(vision_z, language_z, gold, train, test, csls_k),
+        "shuffled": procrustes_ranks(vision_z, language_z, gold, train, test, csls_k, shuffle_seed=seed + 10_000),
+        "random_map": rank_aliases(vision_z @ random_map, language_z, gold, test, csls_k),
+    }
+
+
+def procrustes_ranks(vision_z: np.ndarray, language_z: np.ndarray, gold: list[np.ndarray], train: np.ndarray,
+                     test: np.ndarray, csls_k: int, shuffle_seed: int | None = None) -> dict[str, np.ndarray]:
+    """Test ranks after a Procrustes map fitted on the training pairs of the shared spaces.
+
+    With ``shuffle_seed`` the training concepts are paired with other concepts'
+    aliases first (see :func:`training_pairs`): one draw of the chance level.
+    """
+    source_rows, target_rows = training_pairs(gold, train, shuffle_seed)
+    mapping = procrustes(vision_z[source_rows], language_z[target_rows])
+    return rank_aliases(vision_z @ mapping, language_z, gold, test, csls_k)
+
+
+@dataclass(frozen=True)
+class ConceptPairs:
+    """The dictionary's concepts that have a vision row and at least one alias row.
+
+    ``vision`` has one row per concept (row ``vision_rows[i]`` of the vision store),
+    ``language`` one per alias (all of the language store's rows), ``gold[i]`` the
+    alias rows of concept ``i`` in dictionary order.
+    """
+
+    concepts: list[str]
+    vision: np.ndarray
+    language: np.ndarray
+    gold: list[np.ndarray]
+    vision_rows: np.ndarray
+
+
+def concept_pairs(vision: np.ndarray, vision_ids: list[str], language: np.ndarray, alias_ids: list[str],
+                  dictionary: dict[str, list[str]]) -> ConceptPairs:
+    """Match a dictionary to a vision store (rows per synset) and a language store (rows per alias)."""
+    alias_index = {alias: i for i, alias in enumerate(alias_ids)}
+    vision_index = {synset: i for i, synset in enumerate(vision_ids)}
+    concepts = [s for s in dictionary if s in vision_index and any(a in alias_index for a in dictionary[s])]
+    if len(concepts) < 2:
+        raise ValueError(f"only {len(concepts)} dictionary concepts have both a vision row and an alias row")
+    gold = [np.array([alias_index[a] for a in dictionary[s] if a in alias_index]) for s in concepts]
+    vision_rows = np.array([vision_index[s] for s in concepts])
+    # float32 halves the cost of the SVDs and products; cosines need no more precision.
+    return ConceptPairs(concepts, vision[vision_rows].astype(np.float32), language.astype(np.float32), gold,
+                        vision_rows)
+
+
+def split_ranks(pairs: ConceptPairs, splits: int, train_fraction: float, csls_k: int, seed: int):
+    """Per split: ``(split, train, test, ranks)``, ranks as :func:`align_concepts` returns them.
+
+    ``train`` and ``test`` index ``pairs.concepts``; ``ranks[control][retrieval][j]``
+    is the best-gold rank of test concept ``pairs.concepts[test[j]]``.
+    """
+    for split in range(splits):
+        train, test = split_indices(len(pairs.concepts), train_fraction, seed + split)
+        yield split, train, test, align_concepts(pairs.vision, pairs.language, pairs.gold, train, test, csls_k,
+                                                 seed + split)
 
 
 def concept_alignment_records(
@@ -270,20 +321,10 @@ def concept_alignment_records(
     Concepts are the dictionary's synsets that have a vision row and at least one
     alias row; a hit at k is any of the synset's aliases among the k best of all aliases.
     """
-    alias_index = {alias: i for i, alias in enumerate(alias_ids)}
-    vision_index = {synset: i for i, synset in enumerate(vision_ids)}
-    concepts = [s for s in dictionary if s in vision_index and any(a in alias_index for a in dictionary[s])]
-    if len(concepts) < 2:
-        raise ValueError(f"only {len(concepts)} dictionary concepts have both a vision row and an alias row")
-    gold = [np.array([alias_index[a] for a in dictionary[s] if a in alias_index]) for s in concepts]
-    # float32 halves the cost of the SVDs and products; cosines need no more precision.
-    concept_vectors = vision[[vision_index[s] for s in concepts]].astype(np.float32)
-    language = language.astype(np.float32)
+    pairs = concept_pairs(vision, vision_ids, language, alias_ids, dictionary)
     records = []
-    for split in range(splits):
-        train, test = split_indices(len(concepts), train_fraction, seed + split)
-        for control, by_retrieval in align_concepts(concept_vectors, language, gold, train, test, csls_k,
-                                                    seed + split).items():
+    for split, _, test, ranks in split_ranks(pairs, splits, train_fraction, csls_k, seed):
+        for control, by_retrieval in ranks.items():
             for retrieval, rank in by_retrieval.items():
                 for k, value in recall_at_k(rank, ks).items():
                     records.append({
@@ -300,23 +341,31 @@ def score_concepts(text_path: str, vision_path: str, dictionary_path: str, out: 
     from .store import read_embeddings
 
     text, vision = read_embeddings(text_path), read_embeddings(vision_path)
-    if text.attrs["dataset"] != vision.attrs["dataset"]:
-        raise ValueError(f"{text_path} and {vision_path} embed different datasets")
+    require_same_dataset(text, vision)
     dictionary = read_dictionary(dictionary_path)
     records = concept_alignment_records(
         vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts,
         spec["ks"], spec["splits"], spec["train_fraction"], spec["csls_k"], spec["seed"],
     )
-    identity = {
+    return write_records(out, concept_pair_identity(text, vision, dictionary.name, "procrustes"), records)
+
+
+def require_same_dataset(text, vision) -> None:
+    if text.attrs["dataset"] != vision.attrs["dataset"]:
+        raise ValueError(f"{text.path} and {vision.path} embed different datasets")
+
+
+def concept_pair_identity(text, vision, dictionary: str, method: str) -> dict:
+    """What a concept pair's score records carry: the pair, the dictionary, both families and sizes."""
+    return {
         **pair_identity(text, vision),
-        "dictionary": dictionary.name,
+        "dictionary": dictionary,
         "text_family": str(text.attrs.get("family", "")),
         "vision_family": str(vision.attrs.get("family", "")),
         "text_parameters": int(text.attrs.get("n_parameters", 0)),
         "vision_parameters": int(vision.attrs.get("n_parameters", 0)),
-        "method": "procrustes",
+        "method": method,
     }
-    return write_records(out, identity, records)
 
 
 def pair_identity(text, vision) -> dict:

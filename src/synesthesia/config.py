@@ -19,7 +19,7 @@ import yaml
 TINY_ROOT = "resources/tiny-models"
 EXPERIMENT_MODEL_KEYS = {"text_models": "text", "vision_models": "vision"}
 # Experiments whose `models` are all text models.
-TEXT_EXPERIMENTS = ("glue", "sts", "association")
+TEXT_EXPERIMENTS = ("glue", "sts", "association", "t2i")
 
 
 def is_local_path(identifier: str) -> bool:
@@ -87,12 +87,19 @@ def validate_config(config: dict, schema_path: str | os.PathLike, root: str | os
     _check_experiments(config)
     for name, entry in config["models"].items():
         _check_model_paths(name, entry, Path(root))
+    generator = config["experiments"].get("t2i", {}).get("generator")
+    if generator and not generator.get("tiny") and is_local_path(generator["id"]):
+        path = Path(os.path.expanduser(generator["id"]))
+        if not (path if path.is_absolute() else Path(root) / path).exists():
+            raise ConfigError(f"config: experiments.t2i.generator.id: local path {generator['id']} does not exist")
     return config
 
 
 def _check_experiments(config: dict) -> None:
     models, datasets = config["models"], config["datasets"]
     for experiment, spec in config["experiments"].items():
+        if experiment == "t2i":
+            _check_t2i(spec, datasets)
         keys = {"models": "text"} if experiment in TEXT_EXPERIMENTS else EXPERIMENT_MODEL_KEYS
         for key, modality in keys.items():
             for name in spec.get(key, []):
@@ -119,6 +126,20 @@ def _check_experiments(config: dict) -> None:
                 f"config: datasets.{name}.dictionary: dictionary {dataset['dictionary']!r} is not defined "
                 "under `dictionaries`"
             )
+
+
+def _check_t2i(spec: dict, datasets: dict) -> None:
+    name = spec["dataset"]
+    if name not in datasets:
+        raise ConfigError(f"config: experiments.t2i.dataset: dataset {name!r} is not defined under `datasets`")
+    if datasets[name]["source"] == "concepts":
+        raise ConfigError(f"config: experiments.t2i.dataset: dataset {name!r} is a concept dataset; "
+                          "generation trains on caption-image pairs")
+    from .t2i import REFERENCE_ENCODER
+
+    if REFERENCE_ENCODER in spec["models"]:
+        raise ConfigError(f"config: experiments.t2i.models: {REFERENCE_ENCODER!r} is the checkpoint's own text "
+                          "encoder's row; set `reference: true` instead of naming it")
 
 
 def tiny_model_dir(entry: dict) -> str | None:

@@ -12,9 +12,8 @@ from tqdm import tqdm
 
 from .models.base import Encoder
 from .store import PartialStore
+from .versions import EMBED_VERSION
 
-# Bump when a change alters what extraction computes, so exactly the embedding jobs rerun.
-EMBED_VERSION = 1
 
 log = logging.getLogger(__name__)
 

@@ -37,8 +37,6 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-# Bump when a change alters what probing computes, so exactly the probe jobs rerun.
-PROBE_VERSION = 1
 HOLDOUT_FRACTION = 0.2
 LOGISTIC_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 RIDGE_ALPHA_GRID = (1e-2, 1e-1, 1.0, 10.0, 1e2, 1e3, 1e4, 1e5, 1e6)

@@ -47,6 +47,12 @@ def concept_table(records: pd.DataFrame) -> pd.DataFrame:
     return summarise(records, CONCEPT_GROUP)
 
 
+def t2i_table(records: pd.DataFrame) -> pd.DataFrame:
+    """One row per (text encoder, metric) of the generation experiment, encoders in grid order."""
+    columns = [c for c in ("model", "metric", "value", "std", "n_images") if c in records]
+    return records[columns].reset_index(drop=True)
+
+
 def concept_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Rows text models, columns (vision model, retrieval, P@k) for k in 1/10/100: the study's layout."""
     chosen = table[(table.control == "none") & table.k.isin(SUMMARY_KS)]

@@ -36,6 +36,22 @@ class StoreMismatchError(ValueError):
     """Two embedding files that cannot be compared (different item ids)."""
 
 
+def hdf5_locking() -> bool | None:
+    """The h5py ``locking`` argument every store file is opened with.
+
+    A store file is written by one job under its ``.partial`` name and read only after
+    the rename, so HDF5's file lock adds no safety here, while NFS and Lustre mounts
+    without flock support refuse to open locked files ("unable to lock file,
+    errno = 38"). Locking is therefore off, unless HDF5_USE_FILE_LOCKING is set, which
+    then decides as HDF5 documents it.
+    """
+    return None if "HDF5_USE_FILE_LOCKING" in os.environ else False
+
+
+def open_hdf5(path: str | os.PathLike, mode: str) -> h5py.File:
+    return h5py.File(path, mode, locking=hdf5_locking())
+
+
 def partial_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     return path.with_name(path.name + _PARTIAL_SUFFIX)
@@ -77,7 +93,7 @@ class PartialStore:
     def _open(self, log) -> h5py.File:
         if self.partial.exists():
             try:
-                f = h5py.File(self.partial, "a")
+                f = open_hdf5(self.partial, "a")
                 same = (
                     f.attrs.get("spec") == self._spec
                     and f["done"].shape == (self.n_units,)
@@ -93,7 +109,7 @@ class PartialStore:
                 f.close()
                 log(f"Partial file {self.partial} was started with another spec or items; starting over.")
             self.partial.unlink()
-        f = h5py.File(self.partial, "w")
+        f = open_hdf5(self.partial, "w")
         f.create_dataset("ids", data=np.array(self.ids, dtype=object), dtype=h5py.string_dtype("utf-8"))
         f.create_dataset("done", data=np.zeros(self.n_units, dtype=bool))
         if self.owners is not None:
@@ -196,7 +212,7 @@ def read_embeddings(path: str | os.PathLike, items: bool = False) -> Embeddings:
     if not path.exists():
         hint = " (an extraction was interrupted; rerun the workflow to resume it)" if partial_path(path).exists() else ""
         raise FileNotFoundError(f"{path}: no such embedding file{hint}")
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path, "r") as f:
         attrs = dict(f.attrs)
         if not attrs.get("complete", False):
             raise IncompleteStoreError(

@@ -8,6 +8,8 @@ rule retrieval:
         version=ALIGN_VERSION,
     log:
         "logs/retrieval/{dataset}/{text_model}__{vision_model}.log",
+    resources:
+        **rule_resources("retrieval"),
     conda:
         "../../envs/score.yaml"
     script:
@@ -26,6 +28,8 @@ rule concept_alignment:
         "logs/concept_alignment/{dataset}/{text_model}__{vision_model}.log",
     benchmark:
         "results/benchmarks/concept_alignment/{dataset}/{text_model}__{vision_model}.tsv"
+    resources:
+        **rule_resources("concept_alignment"),
     conda:
         "../../envs/score.yaml"
     script:

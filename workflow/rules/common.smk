@@ -1,10 +1,16 @@
+import math
 import re
 
-from synesthesia.align import ALIGN_VERSION
 from synesthesia.config import canonical, model_spec, tiny_model_dir
 from synesthesia.data.tables import table_for
-from synesthesia.embed import EMBED_VERSION
-from synesthesia.probe import PROBE_VERSION
+from synesthesia.t2i import REFERENCE_ENCODER
+from synesthesia.versions import (
+    ALIGN_VERSION,
+    EMBED_VERSION,
+    PROBE_VERSION,
+    T2I_CACHE_VERSION,
+    T2I_TRAIN_VERSION,
+)
 
 MODELS = config["models"]
 DATASETS = config["datasets"]
@@ -25,6 +31,42 @@ TEXT_TASK_DATASETS = [f"glue-{task}" for task in GLUE_TASKS] + (["sts"] if STS e
 CONCEPT_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] == "concepts"]
 CAPTION_DATASETS = [name for name in DATASETS if name not in CONCEPT_DATASETS]
 EXPERIMENT_LISTS = ("datasets", "text_models", "vision_models")
+CLUSTER = config["cluster"]
+T2I = config["experiments"].get("t2i")
+# Text encoders of the generation grid: the configured models and the checkpoint's own.
+T2I_ENCODERS = (T2I["models"] + ([REFERENCE_ENCODER] if T2I["reference"] else [])) if T2I else []
+
+# First-attempt memory (MB) and wall time (minutes) per rule, sized for the paper grid;
+# memory doubles on each retry (profiles/slurm sets retries). Every executor sees them,
+# so `--resources mem_mb=N` bounds a workstation run as well.
+RULE_RESOURCES = {
+    "tiny_model": (2000, 10),
+    "prepare_captions": (8000, 180),
+    "dictionary": (4000, 30),
+    "concept_sentences": (8000, 120),
+    "concept_images": (16000, 360),
+    "embed": (32000, 360),
+    "retrieval": (8000, 60),
+    "concept_alignment": (8000, 60),
+    "demo_glue": (2000, 10),
+    "glue_data": (8000, 60),
+    "probe": (16000, 120),
+    "finetune": (32000, 720),
+    "download_cxc": (2000, 60),
+    "demo_sts": (2000, 10),
+    "sts_data": (4000, 30),
+    "sts": (4000, 30),
+    "association_data": (1000, 10),
+    "association": (4000, 30),
+    "table": (4000, 30),
+    "t2i_split": (1000, 10),
+    "demo_inception": (2000, 10),
+    "t2i_latents": (16000, 120),
+    "t2i_tokens": (16000, 120),
+    "t2i_train": (32000, 720),
+    "t2i_generate": (16000, 180),
+    "t2i_metrics": (16000, 60),
+}
 
 
 def _one_of(names):
@@ -38,6 +80,7 @@ wildcard_constraints:
     dataset=_one_of([*DATASETS, *TEXT_TASK_DATASETS]),
     dictionary=_one_of(DICTIONARIES),
     task=_one_of(GLUE_TASKS),
+    encoder=_one_of(T2I_ENCODERS),
 
 
 def get_dataset_params(wildcards):
@@ -64,6 +107,27 @@ def get_finetune_input(wildcards):
 
 def get_gpus(wildcards):
     return 0 if model_spec(config, wildcards.model)["device"] == "cpu" else 1
+
+
+def rule_resources(rule_name, gpus=0):
+    """Resources of one rule: memory growing with the attempt, wall time, and, from
+    `cluster:` in the config, the SLURM account, partition, GPU model and constraint."""
+    mem_mb, runtime = RULE_RESOURCES[rule_name]
+    first_attempt_mb = math.ceil(mem_mb * CLUSTER["memory_scale"])
+    job_gpus = gpus if callable(gpus) else (lambda wildcards: gpus)
+    resources = {"mem_mb": lambda wildcards, attempt: first_attempt_mb * 2 ** (attempt - 1), "runtime": runtime}
+    if gpus:
+        resources["gpu"] = job_gpus
+    if CLUSTER["account"]:
+        resources["slurm_account"] = CLUSTER["account"]
+    if CLUSTER["cpu_partition"] or CLUSTER["gpu_partition"]:
+        resources["slurm_partition"] = lambda wildcards: (
+            CLUSTER["gpu_partition"] if job_gpus(wildcards) else CLUSTER["cpu_partition"]
+        ) or ""
+    for key in ("gpu_model", "constraint"):
+        if gpus and CLUSTER[key]:
+            resources[key] = lambda wildcards, value=CLUSTER[key]: value if job_gpus(wildcards) else ""
+    return resources
 
 
 def get_retrieval_pair(wildcards):
@@ -176,6 +240,8 @@ def get_final_outputs():
     if RETRIEVAL:
         outputs += expand("results/tables/retrieval_{dataset}.csv", dataset=RETRIEVAL["datasets"])
         outputs += expand("results/figures/retrieval_{dataset}.png", dataset=RETRIEVAL["datasets"])
+    if T2I:
+        outputs += [f"results/tables/t2i_{T2I['dataset']}.csv", f"results/figures/t2i_{T2I['dataset']}.png"]
     if CONCEPTS:
         for dataset in CONCEPTS["datasets"]:
             outputs += [
@@ -185,3 +251,75 @@ def get_final_outputs():
                 f"results/figures/concepts_{dataset}_by_size.png",
             ]
     return outputs
+
+
+
+def _generator_input():
+    return {"generator": f"resources/tiny-models/{T2I['generator']['tiny']}"} if T2I["generator"].get("tiny") else {}
+
+
+def get_t2i_split_params(wildcards):
+    return canonical({key: T2I[key] for key in ("heldout", "seed")})
+
+
+def get_generator_params(wildcards):
+    return canonical({key: value for key, value in T2I["generator"].items() if key != "tiny"})
+
+
+def get_t2i_latents_input(wildcards):
+    return {"split": f"data/{wildcards.dataset}/t2i_split.json", "images": f"data/{wildcards.dataset}/images.tsv",
+            **_generator_input()}
+
+
+def get_t2i_tokens_input(wildcards):
+    model = {} if wildcards.encoder == REFERENCE_ENCODER else _model_input(wildcards.encoder)
+    return {"text": f"data/{wildcards.dataset}/text.tsv", **model, **_generator_input()}
+
+
+def get_t2i_encoder_params(wildcards):
+    entry = None if wildcards.encoder == REFERENCE_ENCODER else model_spec(config, wildcards.encoder)
+    return canonical({"model": entry, "max_tokens": T2I["max_tokens"], "batch_size": config["embed"]["batch_size"]})
+
+
+def get_t2i_train_params(wildcards):
+    return canonical({key: T2I[key] for key in ("adapter", "training")})
+
+
+def get_t2i_train_input(wildcards):
+    root = f"results/t2i/{wildcards.dataset}"
+    return {"split": f"data/{wildcards.dataset}/t2i_split.json", "latents": f"{root}/latents.h5",
+            "tokens": f"{root}/tokens/{wildcards.encoder}.h5", **_generator_input()}
+
+
+def get_t2i_generate_input(wildcards):
+    root = f"results/t2i/{wildcards.dataset}"
+    return {"split": f"data/{wildcards.dataset}/t2i_split.json", "tokens": f"{root}/tokens/{wildcards.encoder}.h5",
+            "adapter": f"{root}/adapters/{wildcards.encoder}.safetensors", **_generator_input()}
+
+
+def get_t2i_metrics_input(wildcards):
+    spec = T2I["metrics"]
+    inputs = {"images": f"results/t2i/{wildcards.dataset}/images/{wildcards.encoder}",
+              "split": f"data/{wildcards.dataset}/t2i_split.json", "real": f"data/{wildcards.dataset}/images.tsv"}
+    if spec.get("inception_weights") == "demo":
+        inputs["inception"] = "resources/demo-inception/inception.pth"
+    clip_tiny = spec.get("clip_model", {}).get("tiny")
+    if clip_tiny:
+        inputs["clip"] = f"resources/tiny-models/{clip_tiny}"
+    return inputs
+
+
+def get_t2i_metrics_params(wildcards):
+    spec = dict(T2I["metrics"])
+    if spec.get("inception_weights") == "demo":
+        spec["inception_weights"] = "resources/demo-inception/inception.pth"
+    if "clip_model" in spec:
+        spec["clip_model"] = {key: value for key, value in spec["clip_model"].items() if key != "tiny"}
+    return canonical(spec)
+
+
+def get_t2i_results(wildcards):
+    root = f"results/t2i/{wildcards.dataset}"
+    return {"metrics": expand(f"{root}/metrics/{{encoder}}.json", encoder=T2I_ENCODERS),
+            "images": expand(f"{root}/images/{{encoder}}", encoder=T2I_ENCODERS),
+            "split": f"data/{wildcards.dataset}/t2i_split.json", "text": f"data/{wildcards.dataset}/text.tsv"}

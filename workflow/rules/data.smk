@@ -8,6 +8,8 @@ rule prepare_captions:
         dataset=get_dataset_params,
     log:
         "logs/prepare_captions/{dataset}.log",
+    resources:
+        **rule_resources("prepare_captions"),
     conda:
         "../../envs/embed.yaml"
     script:
@@ -22,6 +24,8 @@ rule dictionary:
         wordnet_dir="resources/nltk_data/{dictionary}",
     log:
         "logs/dictionary/{dictionary}.log",
+    resources:
+        **rule_resources("dictionary"),
     conda:
         "../../envs/embed.yaml"
     script:
@@ -39,6 +43,8 @@ rule concept_sentences:
         dataset=get_sentences_params,
     log:
         "logs/concept_sentences/{dataset}.log",
+    resources:
+        **rule_resources("concept_sentences"),
     conda:
         "../../envs/embed.yaml"
     script:
@@ -56,6 +62,8 @@ rule concept_images:
         dataset=get_concept_images_params,
     log:
         "logs/concept_images/{dataset}.log",
+    resources:
+        **rule_resources("concept_images"),
     conda:
         "../../envs/embed.yaml"
     script:

@@ -13,7 +13,7 @@ rule embed:
         "results/benchmarks/embed/{dataset}/{model}.tsv"
     threads: 2
     resources:
-        gpu=get_gpus,
+        **rule_resources("embed", gpus=get_gpus),
     conda:
         "../../envs/embed.yaml"
     script:

@@ -3,6 +3,8 @@ rule tiny_model:
         directory("resources/tiny-models/{architecture}"),
     log:
         "logs/tiny_model/{architecture}.log",
+    resources:
+        **rule_resources("tiny_model"),
     conda:
         "../../envs/embed.yaml"
     script:

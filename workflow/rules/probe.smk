@@ -3,6 +3,8 @@ rule demo_glue:
         directory("resources/demo-glue"),
     log:
         "logs/demo_glue/demo_glue.log",
+    resources:
+        **rule_resources("demo_glue"),
     conda:
         "../../envs/embed.yaml"
     script:
@@ -19,6 +21,8 @@ rule glue_data:
         glue=get_glue_params,
     log:
         "logs/glue_data/{task}.log",
+    resources:
+        **rule_resources("glue_data"),
     conda:
         "../../envs/embed.yaml"
     script:
@@ -39,6 +43,8 @@ rule probe:
     benchmark:
         "results/benchmarks/probe/{task}/{model}.tsv"
     threads: 2
+    resources:
+        **rule_resources("probe"),
     conda:
         "../../envs/embed.yaml"
     script:
@@ -59,7 +65,7 @@ rule finetune:
         "results/benchmarks/finetune/{task}/{model}.tsv"
     threads: 2
     resources:
-        gpu=get_gpus,
+        **rule_resources("finetune", gpus=get_gpus),
     conda:
         "../../envs/embed.yaml"
     script:

@@ -16,6 +16,8 @@ rule retrieval_table:
         k=get_figure_k,
     log:
         "logs/retrieval_table/{dataset}.log",
+    resources:
+        **rule_resources("table"),
     conda:
         "../../envs/score.yaml"
     script:
@@ -50,6 +52,8 @@ rule concepts_table:
         k=get_concept_figure_k,
     log:
         "logs/concepts_table/{dataset}.log",
+    resources:
+        **rule_resources("table"),
     conda:
         "../../envs/score.yaml"
     script:
@@ -77,7 +81,35 @@ rule text_understanding_table:
         ),
     log:
         "logs/text_understanding_table/text_understanding.log",
+    resources:
+        **rule_resources("table"),
     conda:
         "../../envs/score.yaml"
     script:
         "../../scripts/text_understanding_table.py"
+
+
+rule t2i_table:
+    input:
+        unpack(get_t2i_results),
+    output:
+        table=report(
+            "results/tables/t2i_{dataset}.csv",
+            caption="../report/t2i_table.rst",
+            category="Text-to-image generation",
+        ),
+        figure=report(
+            "results/figures/t2i_{dataset}.png",
+            caption="../report/t2i_figure.rst",
+            category="Text-to-image generation",
+        ),
+    params:
+        encoders=T2I_ENCODERS,
+    log:
+        "logs/t2i_table/{dataset}.log",
+    resources:
+        **rule_resources("table"),
+    conda:
+        "../../envs/t2i.yaml"
+    script:
+        "../../scripts/t2i_table.py"

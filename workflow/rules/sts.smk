@@ -4,6 +4,8 @@ rule download_cxc:
         captions="resources/cxc/captions_val2014.json",
     log:
         "logs/download_cxc/download_cxc.log",
+    resources:
+        **rule_resources("download_cxc"),
     conda:
         "../../envs/embed.yaml"
     script:
@@ -16,6 +18,8 @@ rule demo_sts:
         captions="resources/demo-sts/captions_val2014.json",
     log:
         "logs/demo_sts/demo_sts.log",
+    resources:
+        **rule_resources("demo_sts"),
     conda:
         "../../envs/embed.yaml"
     script:
@@ -30,6 +34,8 @@ rule sts_data:
         pairs="data/sts/pairs.tsv",
     log:
         "logs/sts_data/sts.log",
+    resources:
+        **rule_resources("sts_data"),
     conda:
         "../../envs/embed.yaml"
     script:
@@ -44,6 +50,8 @@ rule sts:
         "results/sts/{model}.json",
     log:
         "logs/sts/{model}.log",
+    resources:
+        **rule_resources("sts"),
     conda:
         "../../envs/score.yaml"
     script:
@@ -55,6 +63,8 @@ rule association_data:
         "data/association/text.tsv",
     log:
         "logs/association_data/association.log",
+    resources:
+        **rule_resources("association_data"),
     conda:
         "../../envs/embed.yaml"
     script:
@@ -68,6 +78,8 @@ rule association:
         "results/association/{model}.json",
     log:
         "logs/association/{model}.log",
+    resources:
+        **rule_resources("association"),
     conda:
         "../../envs/score.yaml"
     script:

@@ -24,3 +24,8 @@ def encoder_class(source: str) -> type[Encoder]:
 
 def load_encoder(name: str, entry: dict, device: str = "auto", dtype: str = "auto") -> Encoder:
     return encoder_class(entry["source"])(name, entry, device=device, dtype=dtype)
+
+
+def model_footprint(name: str, entry: dict) -> tuple[int, int]:
+    """(parameters, vector size) of a configured model, without loading its weights."""
+    return encoder_class(entry["source"])(name, entry, device="cpu", dtype="float32", load=False).footprint()

@@ -9,10 +9,15 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..gpu import claim_gpu
+
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def resolve_device(device: str = "auto") -> torch.device:
+    if device != "cpu":
+        # Before CUDA's first use, which fixes the devices this process can see.
+        claim_gpu()
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -44,7 +49,7 @@ class Encoder(ABC):
 
     libraries: tuple[str, ...] = ()
 
-    def __init__(self, name: str, entry: dict, device: str = "auto", dtype: str = "auto"):
+    def __init__(self, name: str, entry: dict, device: str = "auto", dtype: str = "auto", load: bool = True):
         self.name = name
         self.entry = entry
         self.modality = entry["modality"]
@@ -53,7 +58,8 @@ class Encoder(ABC):
         self.device = resolve_device(entry.get("device") or device)
         self.dtype = resolve_dtype(entry.get("dtype") or dtype, self.device)
         self.revision = None
-        self._load()
+        if load:
+            self._load()
 
     @abstractmethod
     def _load(self) -> None:
@@ -81,6 +87,14 @@ class Encoder(ABC):
             f"model {self.name!r} ({self.entry['source']}) cannot embed words in context; use an hf text model"
         )
 
+    def token_states(self, texts: Sequence[str], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token hidden states (B x ``length`` x D, float32, on the CPU) and the attention mask
+        (B x ``length``, 1 for real tokens), truncated or zero-padded to ``length`` tokens: the
+        sequence a text-to-image adapter reads. The layer is ``layer`` where set, else the last."""
+        raise NotImplementedError(
+            f"model {self.name!r} ({self.entry['source']}, {self.modality}) gives no per-token text states"
+        )
+
     # vision encoders
     def image_transform(self) -> Callable:
         raise NotImplementedError(f"{self.name} is a {self.modality} model and does not encode images")
@@ -91,6 +105,17 @@ class Encoder(ABC):
     def parameter_count(self) -> int:
         """Parameters of the network this encoder runs (one tower of a two-tower model)."""
         return sum(p.numel() for p in self.model.parameters())
+
+    def footprint(self) -> tuple[int, int]:
+        """(parameters, vector size) from the architecture alone: the network is built on
+        the meta device, so no weights are read or downloaded (at most a config file)."""
+        with torch.device("meta"):
+            self.model, dim = self._skeleton()
+        return self.parameter_count(), dim
+
+    def _skeleton(self) -> tuple[torch.nn.Module, int]:
+        """The network ``parameter_count`` reads, with the vector size; built without weights."""
+        raise NotImplementedError(f"{type(self).__name__} cannot build {self.name!r} without its weights")
 
     def provenance(self) -> dict:
         """What the store records about how the vectors were made."""
@@ -107,6 +132,14 @@ class Encoder(ABC):
             "device": self.device.type,
             "library_versions": library_versions(*self.libraries),
         }
+
+
+def fit_tokens(tensor: torch.Tensor, length: int) -> torch.Tensor:
+    """Cut or zero-pad the token axis (dim 1) to ``length``, so every batch stacks into one array."""
+    if tensor.shape[1] >= length:
+        return tensor[:, :length]
+    padding = tensor.new_zeros((tensor.shape[0], length - tensor.shape[1], *tensor.shape[2:]))
+    return torch.cat([tensor, padding], dim=1)
 
 
 def require_pooling(encoder: Encoder, allowed: Sequence[str]) -> None:

@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .base import Encoder, require_pooling
+from .base import Encoder, fit_tokens, require_pooling
 from .pooling import TOKEN_POOLINGS
 
 # Model types whose first token is a CLS token, excluded from a mean over patches.
@@ -66,6 +66,24 @@ class HFEncoder(Encoder):
                 f"model {self.name!r}: pooling {self.pooling!r} exists only at the last layer; "
                 "remove `layer` or pool with cls/mean/eos"
             )
+
+    def _skeleton(self):
+        import transformers
+
+        kwargs = self._pretrained_kwargs()
+        config = transformers.AutoConfig.from_pretrained(self.entry["id"], **kwargs)
+        self.model_type = config.model_type
+        model_class, _ = self._model_class(transformers)
+        if model_class is transformers.AutoModel:
+            network = transformers.AutoModel.from_config(config, trust_remote_code=kwargs["trust_remote_code"])
+        else:
+            # A CLIP tower reads its own part (text_config / vision_config) of a CLIPModel config.
+            config = model_class.config_class.from_pretrained(self.entry["id"], **kwargs)
+            network = model_class(config)
+        if self.pooling == "projection":
+            return network, config.projection_dim
+        hidden = getattr(config, "hidden_size", None) or config.hidden_sizes[-1]
+        return network, hidden
 
     def _model_class(self, transformers):
         # The with-projection CLIP towers return no pooler_output: "pooler" (the features
@@ -162,6 +180,18 @@ class HFEncoder(Encoder):
         if self.word_pooling == "last":
             return TOKEN_POOLINGS["eos"](hidden, word_mask).float().cpu()
         return TOKEN_POOLINGS["mean"](hidden, word_mask).float().cpu()
+
+    @torch.inference_mode()
+    def token_states(self, texts: Sequence[str], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.modality != "text":
+            return super().token_states(texts, length)
+        batch = self.tokenizer(
+            list(texts), padding="max_length", truncation=True, max_length=min(length, self.max_length),
+            return_tensors="pt",
+        ).to(self.device)
+        out = self.model(**batch, output_hidden_states=self.layer is not None)
+        hidden = out.hidden_states[self.layer] if self.layer is not None else out.last_hidden_state
+        return fit_tokens(hidden.float().cpu(), length), fit_tokens(batch["attention_mask"].cpu(), length)
 
     def _check_eos(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
         """CLIP pools at the end token; a tokenizer that stops adding it silently breaks pooling."""

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..config import is_local_path
-from .base import Encoder, require_pooling
+from .base import Encoder, fit_tokens, require_pooling
 
 _PRECISION = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
@@ -53,6 +53,15 @@ class OpenCLIPEncoder(Encoder):
             self.tokenizer = open_clip.get_tokenizer(name)
             self.max_length = int(self.tokenizer.context_length)
 
+    def _skeleton(self):
+        import open_clip
+
+        model = open_clip.create_model(self._model_name(), load_weights=False, pretrained_text=False, device="meta")
+        tower = model.visual if self.modality == "vision" else model
+        # Before the projection: the transformer's width (absent for some towers, e.g. hf text towers).
+        width = getattr(getattr(tower, "transformer", None), "width", None)
+        return model, width if self.pooling != "projection" and width else model.visual.output_dim
+
     def _projection_owner(self) -> tuple[torch.nn.Module, str]:
         if self.modality == "text":
             owner = getattr(self.model, "text", self.model)
@@ -92,15 +101,29 @@ class OpenCLIPEncoder(Encoder):
             return self._encode(self.model.encode_text, tokens)
         return self._encode(self._encode_at_last_token, tokens)
 
+    def _token_outputs(self, tokens: torch.Tensor, purpose: str) -> torch.Tensor:
+        """The final (layer-normed) state of every token, as open_clip's encode_text computes them before pooling."""
+        model = self.model
+        if not hasattr(model, "token_embedding"):
+            raise ValueError(f"model {self.name!r}: {purpose} need an open_clip model with a CLIP text tower")
+        cast_dtype = model.transformer.get_cast_dtype()
+        x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding.to(cast_dtype)
+        return model.ln_final(model.transformer(x, attn_mask=model.attn_mask))
+
+    @torch.inference_mode()
+    def token_states(self, texts: Sequence[str], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.modality != "text":
+            return super().token_states(texts, length)
+        # The tower always runs at its full context length; open_clip pads with token id 0.
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        hidden = self._token_outputs(tokens, "per-token states")
+        return fit_tokens(hidden.float().cpu(), length), fit_tokens((tokens != 0).long().cpu(), length)
+
     def _encode_at_last_token(self, tokens: torch.Tensor) -> torch.Tensor:
         """open_clip's encode_text, pooled at the last real token instead of the first end token
         (which, in a joined pair, ends the first text only)."""
         model = self.model
-        if not hasattr(model, "token_embedding"):
-            raise ValueError(f"model {self.name!r}: sentence pairs need an open_clip model with a CLIP text tower")
-        cast_dtype = model.transformer.get_cast_dtype()
-        x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding.to(cast_dtype)
-        x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask))
+        x = self._token_outputs(tokens, "sentence pairs")
         x = x[torch.arange(x.shape[0], device=x.device), (tokens != 0).sum(dim=1) - 1]
         projection = model.text_projection
         if projection is None:

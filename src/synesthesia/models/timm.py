@@ -30,6 +30,14 @@ class TimmEncoder(Encoder):
         self.transform = timm.data.create_transform(**config)
         self.revision = model.pretrained_cfg.get("hf_hub_id") or model.pretrained_cfg.get("tag") or ""
 
+    def _skeleton(self):
+        import timm
+
+        identifier = self.entry["id"]
+        name = f"local-dir:{identifier}" if is_local_path(identifier) else identifier
+        model = timm.create_model(name, pretrained=False, num_classes=0)
+        return model, model.num_features
+
     def image_transform(self) -> Callable:
         transform = self.transform
         return lambda image: transform(image.convert("RGB"))

@@ -125,17 +125,21 @@ def build_bert(out: Path) -> None:
     _save_hf(BertModel(config), out, tokenizer=tokenizer)
 
 
-def build_clip(out: Path) -> None:
-    from transformers import CLIPConfig, CLIPModel
-
-    tokenizer = _clip_tokenizer()
-    text = dict(
+def _clip_text_kwargs(tokenizer) -> dict:
+    return dict(
         vocab_size=len(tokenizer), hidden_size=_HIDDEN, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=77, projection_dim=16,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    config = CLIPConfig(text_config=text, vision_config={**_vision_kwargs(), "projection_dim": 16}, projection_dim=16)
+
+
+def build_clip(out: Path) -> None:
+    from transformers import CLIPConfig, CLIPModel
+
+    tokenizer = _clip_tokenizer()
+    vision = {**_vision_kwargs(), "projection_dim": 16}
+    config = CLIPConfig(text_config=_clip_text_kwargs(tokenizer), vision_config=vision, projection_dim=16)
     _save_hf(CLIPModel(config), out, tokenizer=tokenizer, processor=_image_processor("clip"))
 
 
@@ -221,6 +225,56 @@ def build_open_clip(out: Path) -> None:
     (out / "open_clip_config.json").write_text(json.dumps(config, indent=2))
 
 
+# The tiny generator's latents are 16 x 16 for a 32-pixel image (one VAE downsampling).
+SD_UNET = dict(
+    sample_size=_IMAGE_SIZE // 2, in_channels=4, out_channels=4, layers_per_block=1,
+    block_out_channels=(32, 64), down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=_HIDDEN, attention_head_dim=8,
+    norm_num_groups=8,
+)
+SD_VAE = dict(
+    sample_size=_IMAGE_SIZE, in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32),
+    down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=8,
+)
+# Stable Diffusion 1.x's training noise schedule.
+SD_SCHEDULER = dict(
+    num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+    prediction_type="epsilon", clip_sample=False,
+)
+
+
+def build_stable_diffusion(out: Path) -> None:
+    """A Stable Diffusion-layout folder: unet/, vae/, scheduler/, and the checkpoint's own CLIP
+    text encoder in text_encoder/ with its tokenizer in tokenizer/."""
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    UNet2DConditionModel(**SD_UNET).save_pretrained(out / "unet")
+    AutoencoderKL(**SD_VAE).save_pretrained(out / "vae")
+    DDPMScheduler(**SD_SCHEDULER).save_pretrained(out / "scheduler")
+    tokenizer = _clip_tokenizer()
+    CLIPTextModel(CLIPTextConfig(**_clip_text_kwargs(tokenizer))).save_pretrained(out / "text_encoder")
+    tokenizer.save_pretrained(out / "tokenizer")
+
+
+def build_inception_weights(out_file: str | os.PathLike) -> Path:
+    """A randomly initialised weights file for torch-fidelity's FID Inception, in the layout of the
+    real one: lets FID and IS run offline through the same loading path (values are meaningless)."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    class RandomInception(FeatureExtractorInceptionV3):
+        def load_state_dict(self, state_dict, strict=True, assign=False):
+            """Keep the random initialisation instead of the (placeholder) file's weights."""
+
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({}, out_file)  # the constructor insists on reading a weights file
+    torch.manual_seed(SEED)
+    network = RandomInception("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(out_file))
+    torch.save(network.state_dict(), out_file)
+    return out_file
+
+
 def link_minilm(out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(minilm_dir(), out, target_is_directory=True)
@@ -238,6 +292,7 @@ BUILDERS = {
     "resnet-timm": build_timm,
     "open-clip": build_open_clip,
     "minilm": link_minilm,
+    "sd": build_stable_diffusion,
 }
 
 

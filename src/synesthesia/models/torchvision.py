@@ -51,12 +51,25 @@ class TorchvisionEncoder(Encoder):
             if enum is None:
                 raise ValueError(f"model {self.name!r}: give `weights` (an enum name such as IMAGENET1K_V2 or a file)")
             self.transform = enum.transforms()
-        head = next((name for name in _HEADS if hasattr(model, name)), None)
-        if head is None:
-            raise ValueError(f"model {self.name!r}: no classifier head ({', '.join(_HEADS)}) to remove in {architecture}")
-        setattr(model, head, torch.nn.Identity())
+        self._remove_head(model)
         self.model = model.to(self.device, self.dtype).eval()
         self.revision = str(weights or "")
+
+    def _skeleton(self):
+        import torchvision
+
+        model = torchvision.models.get_model(self.entry["id"], weights=None)
+        return model, self._remove_head(model)
+
+    def _remove_head(self, model: torch.nn.Module) -> int:
+        """Replace the classifier by identity, so the output is the penultimate features; return their size."""
+        head = next((name for name in _HEADS if hasattr(model, name)), None)
+        if head is None:
+            raise ValueError(f"model {self.name!r}: no classifier head ({', '.join(_HEADS)}) to remove in "
+                             f"{self.entry['id']}")
+        dim = next(layer.in_features for layer in getattr(model, head).modules() if isinstance(layer, torch.nn.Linear))
+        setattr(model, head, torch.nn.Identity())
+        return dim
 
     def image_transform(self) -> Callable:
         transform = self.transform

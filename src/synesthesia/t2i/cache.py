@@ -1,0 +1,202 @@
+"""What adapter training reads instead of images and texts, computed once: HDF5 tensor caches.
+
+Two caches, each one HDF5 file written the way the embedding store writes (see
+``synesthesia.store``): under ``<name>.partial`` with a ``done`` mask flushed after
+every batch (a killed job resumes where it stopped, if started with the same spec),
+provenance attrs, ``complete=True`` last, then renamed into place.
+
+- image latents, per (dataset, generator): ``ids`` (N), ``mean`` and ``std`` (N x C x h x w,
+  float32) of the VAE's posterior for each training image, unscaled; training samples
+  ``mean + std * noise`` and applies the VAE's scaling, as training on images would.
+- token states, per (dataset, text encoder): ``ids`` (N + 1), ``states`` (N+1 x T x D, float32)
+  and ``mask`` (N+1 x T, uint8) for every caption, padded to ``max_tokens``, plus the empty
+  caption under ``EMPTY_CAPTION_ID`` (the unconditional input of classifier-free guidance).
+  One token cache serves every adapter and generator of that encoder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import h5py
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..data.tables import IMAGES, TEXT, table_hash
+from ..embed import check_finite, sequential_batches
+from ..models.base import Encoder
+from ..store import IncompleteStoreError, _attr_value, _canonical, open_hdf5, partial_path
+from .data import image_array, read_pairs, read_split
+from ..versions import T2I_CACHE_VERSION
+from .generator import Generator
+
+EMPTY_CAPTION_ID = "<empty caption>"
+
+log = logging.getLogger(__name__)
+
+
+class _CacheWriter:
+    """A resumable HDF5 target for ``len(ids)`` units of fixed-shape arrays, created at the first write."""
+
+    def __init__(self, path: str | os.PathLike, ids: Sequence[str], spec: dict):
+        self.path = Path(path)
+        self.partial = partial_path(self.path)
+        self.ids = list(ids)
+        self._spec = _canonical(spec)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = self._open()
+
+    def _open(self) -> h5py.File:
+        if self.partial.exists():
+            try:
+                f = open_hdf5(self.partial, "a")
+                if f.attrs.get("spec") == self._spec and list(f["ids"].asstr()[:]) == self.ids:
+                    log.info("Resuming %s: %d/%d done.", self.partial, int(f["done"][:].sum()), len(self.ids))
+                    return f
+                f.close()
+                log.info("Partial file %s was started with another spec or items; starting over.", self.partial)
+            except (OSError, KeyError) as err:
+                log.info("Unreadable partial file %s (%s); starting over.", self.partial, err)
+            self.partial.unlink()
+        f = open_hdf5(self.partial, "w")
+        f.create_dataset("ids", data=np.array(self.ids, dtype=object), dtype=h5py.string_dtype("utf-8"))
+        f.create_dataset("done", data=np.zeros(len(self.ids), dtype=bool))
+        f.attrs["spec"] = self._spec
+        f.flush()
+        return f
+
+    def todo(self, batch_size: int) -> list[np.ndarray]:
+        done = self.file["done"][:]
+        return [batch for batch in sequential_batches(len(self.ids), batch_size) if not done[batch].all()]
+
+    def write(self, index: np.ndarray, arrays: dict[str, np.ndarray]) -> None:
+        """Write a batch of units (ascending ``index``), then mark them done (crash-safe order)."""
+        for name, values in arrays.items():
+            if name not in self.file:
+                self.file.create_dataset(name, shape=(len(self.ids), *values.shape[1:]), dtype=values.dtype,
+                                         chunks=(1, *values.shape[1:]))
+            self.file[name][index] = values
+        self.file.flush()
+        self.file["done"][index] = True
+        self.file.flush()
+
+    def finalize(self, attrs: dict) -> Path:
+        done = self.file["done"][:]
+        if not done.all():
+            raise RuntimeError(f"{self.partial}: {int((~done).sum())} units were never written")
+        del self.file["done"]
+        for key, value in attrs.items():
+            self.file.attrs[key] = _attr_value(value)
+        self.file.attrs["cache_version"] = T2I_CACHE_VERSION
+        self.file.attrs["complete"] = True
+        self.file.close()
+        os.replace(self.partial, self.path)
+        return self.path
+
+    def close(self) -> None:
+        if self.file.id.valid:
+            self.file.close()
+
+
+class TensorCache:
+    """A complete cache file, read a batch of rows at a time (never loaded whole)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.exists():
+            hint = " (a caching job was interrupted; rerun the workflow)" if partial_path(self.path).exists() else ""
+            raise FileNotFoundError(f"{self.path}: no such cache file{hint}")
+        self.file = open_hdf5(self.path, "r")
+        self.attrs = dict(self.file.attrs)
+        if not self.attrs.get("complete", False):
+            self.file.close()
+            raise IncompleteStoreError(f"{self.path} is not a complete cache file (complete=True missing); "
+                                       "delete it and rerun the workflow")
+        self.ids = list(self.file["ids"].asstr()[:])
+        self._row = {item_id: row for row, item_id in enumerate(self.ids)}
+
+    def rows(self, name: str, ids: Sequence[str]) -> torch.Tensor:
+        """The ``name`` arrays of ``ids``, in that order."""
+        missing = [item_id for item_id in ids if item_id not in self._row]
+        if missing:
+            raise KeyError(f"{self.path}: {len(missing)} ids are not cached (first: {missing[0]!r}); "
+                           "was it made from another dataset?")
+        # h5py reads distinct rows in ascending order; the inverse puts them back in the order asked for.
+        unique, inverse = np.unique([self._row[item_id] for item_id in ids], return_inverse=True)
+        return torch.from_numpy(self.file[name][unique][inverse])
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> "TensorCache":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _progress(total: int, todo: int, desc: str):
+    # mininterval keeps job logs short when tqdm writes to a file instead of a terminal.
+    return tqdm(total=total, initial=total - todo, desc=desc, unit="item", mininterval=10, miniters=1)
+
+
+def cache_latents(generator: Generator, dataset_dir: str | os.PathLike, split: str | os.PathLike,
+                  out: str | os.PathLike, dataset: str, batch_size: int) -> Path:
+    """VAE posterior mean and std of each training image, at the generator's resolution."""
+    pairs = read_pairs(dataset_dir).set_index("id")
+    ids = read_split(split)["train"]
+    resolution = generator.spec["resolution"]
+    spec = {**generator.provenance(), "dataset": dataset, "dataset_hash": table_hash(Path(dataset_dir) / IMAGES),
+            "cache_version": T2I_CACHE_VERSION}
+    writer = _CacheWriter(out, ids, spec)
+    try:
+        batches = writer.todo(batch_size)
+        with _progress(len(ids), sum(map(len, batches)), f"latents {dataset}") as bar, torch.inference_mode():
+            for batch in batches:
+                pixels = np.stack([image_array(pairs.loc[ids[i], "image"], resolution) for i in batch])
+                pixels = torch.from_numpy(pixels).to(generator.device, torch.float32) / 127.5 - 1.0
+                posterior = generator.vae.encode(pixels).latent_dist
+                check_finite(posterior.mean.flatten(1).cpu(), generator.spec["id"], [ids[i] for i in batch])
+                writer.write(batch, {"mean": posterior.mean.float().cpu().numpy(),
+                                     "std": posterior.std.float().cpu().numpy()})
+                bar.update(len(batch))
+        vae = generator.vae.config
+        return writer.finalize({**generator.provenance(), "dataset": dataset, "dataset_hash": spec["dataset_hash"],
+                                "scaling_factor": vae.scaling_factor, "shift_factor": vae.get("shift_factor") or 0.0})
+    finally:
+        writer.close()
+
+
+def cache_token_states(encoder: Encoder, dataset_dir: str | os.PathLike, out: str | os.PathLike, dataset: str,
+                       max_tokens: int, batch_size: int) -> Path:
+    """Per-token states and masks of every caption of the dataset and of the empty caption."""
+    pairs = read_pairs(dataset_dir)
+    if EMPTY_CAPTION_ID in set(pairs["id"]):
+        raise ValueError(f"{dataset_dir}: the id {EMPTY_CAPTION_ID!r} is reserved for the empty caption")
+    ids = [*pairs["id"], EMPTY_CAPTION_ID]
+    texts = [*pairs["caption"], ""]
+    dataset_hash = table_hash(Path(dataset_dir) / TEXT)
+    spec = {"model": encoder.entry, "dataset": dataset, "dataset_hash": dataset_hash, "max_tokens": max_tokens,
+            "cache_version": T2I_CACHE_VERSION}
+    lengths = encoder.token_lengths(texts)
+    truncated = int((lengths > min(max_tokens, encoder.max_length)).sum())
+    if truncated:
+        log.warning("%s: %d of %d captions exceed %d tokens and are truncated", encoder.name, truncated, len(texts),
+                    min(max_tokens, encoder.max_length))
+    writer = _CacheWriter(out, ids, spec)
+    try:
+        batches = writer.todo(batch_size)
+        with _progress(len(ids), sum(map(len, batches)), f"tokens {encoder.name}") as bar:
+            for batch in batches:
+                states, mask = encoder.token_states([texts[i] for i in batch], max_tokens)
+                check_finite(states.flatten(1), encoder.name, [ids[i] for i in batch])
+                writer.write(batch, {"states": states.numpy(), "mask": mask.to(torch.uint8).numpy()})
+                bar.update(len(batch))
+        return writer.finalize({**encoder.provenance(), "dataset": dataset, "dataset_hash": dataset_hash,
+                                "max_tokens": max_tokens, "truncated": truncated})
+    finally:
+        writer.close()

@@ -1,0 +1,132 @@
+rule t2i_split:
+    input:
+        text="data/{dataset}/text.tsv",
+        images="data/{dataset}/images.tsv",
+    output:
+        "data/{dataset}/t2i_split.json",
+    params:
+        spec=get_t2i_split_params,
+    log:
+        "logs/t2i_split/{dataset}.log",
+    resources:
+        **rule_resources("t2i_split"),
+    conda:
+        "../../envs/t2i.yaml"
+    script:
+        "../../scripts/t2i_split.py"
+
+
+rule demo_inception:
+    output:
+        "resources/demo-inception/inception.pth",
+    log:
+        "logs/demo_inception/demo_inception.log",
+    resources:
+        **rule_resources("demo_inception"),
+    conda:
+        "../../envs/t2i.yaml"
+    script:
+        "../../scripts/demo_inception.py"
+
+
+rule t2i_latents:
+    input:
+        unpack(get_t2i_latents_input),
+    output:
+        "results/t2i/{dataset}/latents.h5",
+    params:
+        generator=get_generator_params,
+        version=T2I_CACHE_VERSION,
+        batch_size=config["embed"]["batch_size"],
+    log:
+        "logs/t2i_latents/{dataset}.log",
+    benchmark:
+        "results/benchmarks/t2i_latents/{dataset}.tsv"
+    resources:
+        **rule_resources("t2i_latents", gpus=1),
+    conda:
+        "../../envs/t2i.yaml"
+    script:
+        "../../scripts/t2i_latents.py"
+
+
+rule t2i_tokens:
+    input:
+        unpack(get_t2i_tokens_input),
+    output:
+        "results/t2i/{dataset}/tokens/{encoder}.h5",
+    params:
+        encoder=get_t2i_encoder_params,
+        generator=get_generator_params,
+        version=T2I_CACHE_VERSION,
+    log:
+        "logs/t2i_tokens/{dataset}/{encoder}.log",
+    benchmark:
+        "results/benchmarks/t2i_tokens/{dataset}/{encoder}.tsv"
+    resources:
+        **rule_resources("t2i_tokens", gpus=1),
+    conda:
+        "../../envs/t2i.yaml"
+    script:
+        "../../scripts/t2i_tokens.py"
+
+
+rule t2i_train:
+    input:
+        unpack(get_t2i_train_input),
+    output:
+        adapter="results/t2i/{dataset}/adapters/{encoder}.safetensors",
+        losses="results/t2i/{dataset}/adapters/{encoder}_losses.json",
+    params:
+        spec=get_t2i_train_params,
+        generator=get_generator_params,
+        version=T2I_TRAIN_VERSION,
+    log:
+        "logs/t2i_train/{dataset}/{encoder}.log",
+    benchmark:
+        "results/benchmarks/t2i_train/{dataset}/{encoder}.tsv"
+    resources:
+        **rule_resources("t2i_train", gpus=1),
+    conda:
+        "../../envs/t2i.yaml"
+    script:
+        "../../scripts/t2i_train.py"
+
+
+rule t2i_generate:
+    input:
+        unpack(get_t2i_generate_input),
+    output:
+        directory("results/t2i/{dataset}/images/{encoder}"),
+    params:
+        generator=get_generator_params,
+        batch_size=config["embed"]["batch_size"],
+    log:
+        "logs/t2i_generate/{dataset}/{encoder}.log",
+    benchmark:
+        "results/benchmarks/t2i_generate/{dataset}/{encoder}.tsv"
+    resources:
+        **rule_resources("t2i_generate", gpus=1),
+    conda:
+        "../../envs/t2i.yaml"
+    script:
+        "../../scripts/t2i_generate.py"
+
+
+rule t2i_metrics:
+    input:
+        unpack(get_t2i_metrics_input),
+    output:
+        "results/t2i/{dataset}/metrics/{encoder}.json",
+    params:
+        spec=get_t2i_metrics_params,
+    log:
+        "logs/t2i_metrics/{dataset}/{encoder}.log",
+    benchmark:
+        "results/benchmarks/t2i_metrics/{dataset}/{encoder}.tsv"
+    resources:
+        **rule_resources("t2i_metrics", gpus=1),
+    conda:
+        "../../envs/t2i.yaml"
+    script:
+        "../../scripts/t2i_metrics.py"
