@@ -23,7 +23,9 @@ demo: $(STAMP)
 	@echo "Demo finished. Results:"
 	@echo "  tables:     $(CURDIR)/results/tables/"
 	@echo "  embeddings: $(CURDIR)/results/embeddings/"
-	@echo "  scores:     $(CURDIR)/results/retrieval/"
+	@echo "  figures:    $(CURDIR)/results/figures/"
+	@echo "  scores:     $(CURDIR)/results/{retrieval,align,probe,sts,factors,similarity,...}/"
+	@echo "  generated:  $(CURDIR)/results/t2i/"
 	@echo "  logs:       $(CURDIR)/logs/"
 	@echo "HTML report: $(BIN)/snakemake --configfile demo/config.yaml --report results/report.html"
 

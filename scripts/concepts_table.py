@@ -1,3 +1,6 @@
+import pandas as pd
+
+from synesthesia.factors import size_summary
 from synesthesia.logs import log_to_file
 from synesthesia.report import concept_heatmap, concept_summary, concept_table, precision_by_size, read_records
 
@@ -7,3 +10,5 @@ table.to_csv(snakemake.output.table, index=False)
 concept_summary(table).to_csv(snakemake.output.summary, index=False)
 concept_heatmap(table, snakemake.output.figure, k=snakemake.params.k)
 precision_by_size(table, snakemake.output.by_size, k=snakemake.params.k)
+pd.concat([size_summary(table, side).assign(side=side) for side in ("text", "vision")]).to_csv(
+    snakemake.output.by_size_table, index=False)

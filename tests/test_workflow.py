@@ -14,6 +14,11 @@ from synesthesia.store import read_embeddings
 
 pytestmark = pytest.mark.slow
 
+# Per (language model, vision model) pair, and per concept dataset: every rule of the concepts grid.
+CONCEPT_PAIR_RULES = ("concept_alignment", "concept_factors", "concept_train_fractions", "concept_similarity")
+CONCEPT_TABLE_RULES = ("concepts_table", "concept_factors_table", "concept_train_fractions_table",
+                       "concept_similarity_table")
+
 
 def planned_jobs(config: dict, workdir: Path) -> set[tuple[str, str]]:
     """(rule, wildcards) of every job a dry run would execute."""
@@ -99,12 +104,12 @@ def test_editing_one_model_reruns_only_that_model(demo_run):
     expected = {("embed", f"dataset={d}, model=tiny-bert") for d in datasets}
     expected |= {("retrieval", f"dataset=shapes, text_model=tiny-bert, vision_model={v}")
                  for v in experiments["retrieval"]["vision_models"]}
-    expected |= {("concept_alignment", f"dataset=shapes-concepts, text_model=tiny-bert, vision_model={v}")
-                 for v in experiments["concepts"]["vision_models"]}
+    expected |= {(rule, f"dataset=shapes-concepts, text_model=tiny-bert, vision_model={v}")
+                 for rule in CONCEPT_PAIR_RULES for v in experiments["concepts"]["vision_models"]}
     expected |= {("probe", f"task={t}, model=tiny-bert") for t in tasks}
     expected |= {("sts", "model=tiny-bert"), ("association", "model=tiny-bert")}
-    expected |= {("retrieval_table", "dataset=shapes"), ("concepts_table", "dataset=shapes-concepts"),
-                 ("text_understanding_table", ""), ("all", "")}
+    expected |= {("retrieval_table", "dataset=shapes"), ("text_understanding_table", ""), ("all", "")}
+    expected |= {(rule, "dataset=shapes-concepts") for rule in CONCEPT_TABLE_RULES}
     assert planned_jobs(config, demo_run) == expected
 
 
@@ -123,19 +128,18 @@ def test_removing_a_model_only_reaggregates(demo_run):
     config = copy.deepcopy(DEMO)
     config["experiments"]["retrieval"]["vision_models"].remove("tiny-vit")
     config["experiments"]["concepts"]["vision_models"].remove("tiny-vit")
-    assert planned_jobs(config, demo_run) == {
-        ("retrieval_table", "dataset=shapes"), ("concepts_table", "dataset=shapes-concepts"), ("all", "")
-    }
+    assert planned_jobs(config, demo_run) == {("retrieval_table", "dataset=shapes"), ("all", "")} | {
+        (rule, "dataset=shapes-concepts") for rule in CONCEPT_TABLE_RULES}
 
 
 def test_adding_a_vision_model_to_the_concepts_grid_aligns_it_with_every_language_model(demo_run):
     config = copy.deepcopy(DEMO)
     config["models"]["tiny-vit-mean"] = {**DEMO["models"]["tiny-vit"], "pooling": "mean"}
     config["experiments"]["concepts"]["vision_models"].append("tiny-vit-mean")
-    expected = {("embed", "dataset=shapes-concepts, model=tiny-vit-mean"),
-                ("concepts_table", "dataset=shapes-concepts"), ("all", "")}
-    expected |= {("concept_alignment", f"dataset=shapes-concepts, text_model={t}, vision_model=tiny-vit-mean")
-                 for t in DEMO["experiments"]["concepts"]["text_models"]}
+    expected = {("embed", "dataset=shapes-concepts, model=tiny-vit-mean"), ("all", "")}
+    expected |= {(rule, "dataset=shapes-concepts") for rule in CONCEPT_TABLE_RULES}
+    expected |= {(rule, f"dataset=shapes-concepts, text_model={t}, vision_model=tiny-vit-mean")
+                 for rule in CONCEPT_PAIR_RULES for t in DEMO["experiments"]["concepts"]["text_models"]}
     assert planned_jobs(config, demo_run) == expected
 
 
@@ -168,3 +172,24 @@ def test_adding_a_t2i_encoder_plans_only_its_generation_chain(demo_run):
                 for rule in ("t2i_tokens", "t2i_train", "t2i_generate", "t2i_metrics")}
     expected |= {("t2i_table", "dataset=shapes"), ("all", "")}
     assert planned_jobs(config, demo_run) == expected
+
+
+def test_demo_breaks_concept_alignment_down_and_compares_the_spaces(demo_run):
+    concepts = DEMO["experiments"]["concepts"]
+    pairs = {(t, v) for t in concepts["text_models"] for v in concepts["vision_models"]}
+    factors = pd.read_csv(demo_run / "results/tables/concept_factors_shapes-concepts.csv")
+    assert set(zip(factors.text_model, factors.vision_model)) == pairs
+    # The shapes dictionary has no WordNet senses: polysemy is left out, the other factors are binned.
+    assert set(factors.factor) == {"all", "frequency", "vision_dispersion", "language_dispersion"}
+    dispersion = factors[(factors.factor == "vision_dispersion") & (factors.k == 1) & (factors.retrieval == "nn")]
+    # Tertiles of the 12 test concepts of each split: 4 per bin on average.
+    assert dispersion.groupby(["text_model", "vision_model"])["n_bin"].sum().eq(12).all()
+    fractions = pd.read_csv(demo_run / "results/tables/concept_train_fractions_shapes-concepts.csv")
+    assert sorted(fractions.train_fraction.unique()) == concepts["train_fractions"]
+    similarity = pd.read_csv(demo_run / "results/tables/concept_similarity_shapes-concepts.csv")
+    best = similarity[similarity.selection == "best"]
+    assert set(best.metric) == {"mutual_knn", "cycle_knn", "cka", "cka_unbiased", "cknna", "svcca"}
+    assert len(best) == 6 * len(pairs) and best["n_concepts"].eq(40).all()
+    assert (best.ci_low <= best.ci_high).all() and best[["null_mean", "null_std"]].notna().all().all()
+    for figure in ("concept_factors", "concept_train_fractions", "concept_similarity"):
+        assert (demo_run / f"results/figures/{figure}_shapes-concepts.png").stat().st_size > 0

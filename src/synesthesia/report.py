@@ -130,6 +130,121 @@ def precision_by_size(table: pd.DataFrame, out: str | Path, k: int, retrieval: s
     plt.close(fig)
 
 
+# --- What makes concepts align (second study's analyses) --------------------------------
+
+FACTOR_GROUP = ["dataset", "text_model", "vision_model", "text_family", "text_parameters", "retrieval", "factor",
+                "bin", "k"]
+
+
+def factor_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Test-set P@k per factor bin, over splits: mean, std, mean bin size, mean interval and chance level."""
+    records = records.assign(k=records["k"].astype("Int64"))
+    table = records.groupby(FACTOR_GROUP, dropna=False, sort=False).agg(
+        mean=("value", "mean"), std=("value", "std"), splits=("value", "count"), n_bin=("n_bin", "mean"),
+        ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"), chance=("null_mean", "mean"))
+    return table.reset_index()
+
+
+def train_fraction_table(records: pd.DataFrame) -> pd.DataFrame:
+    return summarise(records, [*CONCEPT_GROUP, "train_fraction"])
+
+
+def _panels(count: int, width: float = 3.4, height: float = 3.0):
+    plt = _pyplot()
+    columns = min(4, count)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return plt, fig, axes.flat[:count]
+
+
+def _save(plt, fig, out: str | Path) -> None:
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def factor_figure(table: pd.DataFrame, out: str | Path, k: int, retrieval: str = "csls") -> None:
+    """Grouped bars: P@k per bin of each factor, one bar per language model (mean over vision models);
+    the dashed line is the shuffled-pairing chance level of the bin."""
+    chosen = table[(table.k == k) & (table.retrieval == retrieval) & (table.factor != "all")]
+    factors = list(dict.fromkeys(chosen.factor))
+    plt, fig, axes = _panels(len(factors))
+    models = list(dict.fromkeys(chosen.text_model))
+    width = 0.8 / max(len(models), 1)
+    for ax, factor in zip(axes, factors):
+        rows = chosen[chosen.factor == factor]
+        bins = list(dict.fromkeys(rows["bin"]))
+        for i, model in enumerate(models):
+            means = rows[rows.text_model == model].groupby("bin", sort=False)["mean"].mean().reindex(bins)
+            ax.bar([b + i * width for b in range(len(bins))], means.values, width, label=model)
+        chance = rows.groupby("bin", sort=False)["chance"].mean().reindex(bins)
+        ax.hlines(chance.values, [b - width / 2 for b in range(len(bins))],
+                  [b + 0.8 - width / 2 for b in range(len(bins))], colors="black", linestyles="dashed")
+        sizes = rows.groupby("bin", sort=False)["n_bin"].mean().reindex(bins)
+        ax.set_xticks([b + 0.4 - width / 2 for b in range(len(bins))],
+                      [f"{b}\n(n={n:.0f})" for b, n in zip(bins, sizes)], fontsize=7)
+        ax.set_title(factor.replace("_", " "), fontsize=9)
+        ax.set_ylabel(f"P@{k} ({retrieval.upper()})")
+    axes[0].legend(fontsize=6)
+    _save(plt, fig, out)
+
+
+def train_fraction_figure(table: pd.DataFrame, out: str | Path, k: int, retrieval: str = "csls") -> None:
+    """P@k against the share of concepts the map is fitted on, per language model (mean over vision models)."""
+    chosen = table[(table.k == k) & (table.retrieval == retrieval)]
+    plt, fig, axes = _panels(1, width=4.5, height=3.4)
+    ax = axes[0]
+    for model, rows in chosen[chosen.control == "none"].groupby("text_model", sort=False):
+        curve = rows.groupby("train_fraction")["mean"].mean()
+        ax.plot(curve.index, curve.values, marker="o", label=model)
+    chance = chosen[chosen.control == "shuffled"].groupby("train_fraction")["mean"].mean()
+    ax.plot(chance.index, chance.values, color="black", linestyle="dashed", label="shuffled (chance)")
+    ax.set_xscale("log")
+    ax.set_xlabel("training share of concepts")
+    ax.set_ylabel(f"P@{k} ({retrieval.upper()})")
+    ax.legend(fontsize=6)
+    _save(plt, fig, out)
+
+
+def similarity_table(records: pd.DataFrame) -> pd.DataFrame:
+    columns = ["dataset", "text_model", "vision_model", "text_family", "vision_family", "text_parameters",
+               "vision_parameters", "selection", "text_layer", "vision_layer", "metric", "value", "ci_low",
+               "ci_high", "null_mean", "null_std", "n_concepts"]
+    return records[[c for c in columns if c in records]].reset_index(drop=True)
+
+
+def similarity_heatmap(table: pd.DataFrame, out: str | Path, metric: str = "mutual_knn") -> None:
+    """One metric's best-layer-pair value for each language model (rows) and vision model (columns)."""
+    best = table[table.selection == "best"]
+    if metric not in set(best.metric):
+        metric = best.metric.iloc[0]
+    rows = best[best.metric == metric]
+    grid = rows.pivot_table(index="text_model", columns="vision_model", values="value", sort=False)
+    heatmap(grid, f"{metric} (shuffled-pairing null {rows['null_mean'].mean():.3f})", out)
+
+
+def similarity_by_size(table: pd.DataFrame, out: str | Path) -> None:
+    """Each metric (best layer pair) against the language model's parameter count, one line per family
+    (mean over vision models); the dashed line is the shuffled-pairing null."""
+    best = table[table.selection == "best"]
+    metrics = list(dict.fromkeys(best.metric))
+    plt, fig, axes = _panels(len(metrics))
+    for ax, metric in zip(axes, metrics):
+        rows = best[best.metric == metric]
+        for family, group in rows.groupby("text_family", sort=False):
+            curve = group.groupby("text_parameters")["value"].mean()
+            ax.plot(curve.index, curve.values, marker="o", label=family)
+        null = rows.groupby("text_parameters")["null_mean"].mean()
+        ax.plot(null.index, null.values, color="black", linestyle="dashed", label="shuffled")
+        ax.set_xscale("log")
+        ax.set_title(metric, fontsize=9)
+        ax.set_xlabel("language model parameters")
+    axes[0].legend(fontsize=6)
+    _save(plt, fig, out)
+
+
 # --- Text understanding (first study): GLUE probes, STS, association ---------------------------
 
 STYLES = {"clip": "CLIP-style"}

@@ -9,5 +9,7 @@ importing torch there would cost seconds per build and per cluster job.
 EMBED_VERSION = 1
 ALIGN_VERSION = 1
 PROBE_VERSION = 1
+FACTORS_VERSION = 1
+SIMILARITY_VERSION = 1
 T2I_CACHE_VERSION = 1
 T2I_TRAIN_VERSION = 1

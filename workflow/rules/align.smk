@@ -34,3 +34,63 @@ rule concept_alignment:
         "../../envs/score.yaml"
     script:
         "../../scripts/concept_alignment.py"
+
+
+rule concept_factors:
+    input:
+        unpack(get_concept_pair),
+    output:
+        "results/factors/{dataset}/{text_model}__{vision_model}.json",
+    params:
+        spec=get_factors_params,
+        version=FACTORS_VERSION,
+    log:
+        "logs/concept_factors/{dataset}/{text_model}__{vision_model}.log",
+    benchmark:
+        "results/benchmarks/concept_factors/{dataset}/{text_model}__{vision_model}.tsv"
+    resources:
+        **rule_resources("concept_factors"),
+    conda:
+        "../../envs/score.yaml"
+    script:
+        "../../scripts/concept_factors.py"
+
+
+rule concept_train_fractions:
+    input:
+        unpack(get_concept_pair),
+    output:
+        "results/train_fractions/{dataset}/{text_model}__{vision_model}.json",
+    params:
+        spec=get_train_fractions_params,
+        version=ALIGN_VERSION,
+    log:
+        "logs/concept_train_fractions/{dataset}/{text_model}__{vision_model}.log",
+    benchmark:
+        "results/benchmarks/concept_train_fractions/{dataset}/{text_model}__{vision_model}.tsv"
+    resources:
+        **rule_resources("concept_train_fractions"),
+    conda:
+        "../../envs/score.yaml"
+    script:
+        "../../scripts/concept_train_fractions.py"
+
+
+rule concept_similarity:
+    input:
+        unpack(get_concept_pair),
+    output:
+        "results/similarity/{dataset}/{text_model}__{vision_model}.json",
+    params:
+        spec=get_similarity_params,
+        version=SIMILARITY_VERSION,
+    log:
+        "logs/concept_similarity/{dataset}/{text_model}__{vision_model}.log",
+    benchmark:
+        "results/benchmarks/concept_similarity/{dataset}/{text_model}__{vision_model}.tsv"
+    resources:
+        **rule_resources("concept_similarity"),
+    conda:
+        "../../envs/score.yaml"
+    script:
+        "../../scripts/concept_similarity.py"

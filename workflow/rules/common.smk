@@ -7,7 +7,9 @@ from synesthesia.t2i import REFERENCE_ENCODER
 from synesthesia.versions import (
     ALIGN_VERSION,
     EMBED_VERSION,
+    FACTORS_VERSION,
     PROBE_VERSION,
+    SIMILARITY_VERSION,
     T2I_CACHE_VERSION,
     T2I_TRAIN_VERSION,
 )
@@ -31,6 +33,7 @@ TEXT_TASK_DATASETS = [f"glue-{task}" for task in GLUE_TASKS] + (["sts"] if STS e
 CONCEPT_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] == "concepts"]
 CAPTION_DATASETS = [name for name in DATASETS if name not in CONCEPT_DATASETS]
 EXPERIMENT_LISTS = ("datasets", "text_models", "vision_models")
+CONCEPT_ANALYSES = ("factors", "train_fractions", "similarity")
 CLUSTER = config["cluster"]
 T2I = config["experiments"].get("t2i")
 # Text encoders of the generation grid: the configured models and the checkpoint's own.
@@ -59,6 +62,9 @@ RULE_RESOURCES = {
     "association_data": (1000, 10),
     "association": (4000, 30),
     "table": (4000, 30),
+    "concept_factors": (8000, 120),
+    "concept_train_fractions": (8000, 120),
+    "concept_similarity": (8000, 60),
     "t2i_split": (1000, 10),
     "demo_inception": (2000, 10),
     "t2i_latents": (16000, 120),
@@ -137,17 +143,46 @@ def get_retrieval_pair(wildcards):
     }
 
 
-def _without_lists(experiment):
+def _without_lists(experiment, leave_out=()):
     # Without the model lists: adding a model must not rerun the pairs that exist.
-    return canonical({k: v for k, v in experiment.items() if k not in EXPERIMENT_LISTS})
+    return {k: v for k, v in experiment.items() if k not in EXPERIMENT_LISTS and k not in leave_out}
 
 
 def get_retrieval_params(wildcards):
-    return _without_lists(RETRIEVAL)
+    return canonical(_without_lists(RETRIEVAL))
 
 
 def get_concepts_params(wildcards):
-    return _without_lists(CONCEPTS)
+    # The analyses' own settings rerun the analyses, not the alignment.
+    return canonical(_without_lists(CONCEPTS, leave_out=CONCEPT_ANALYSES))
+
+
+def get_factors_params(wildcards):
+    return canonical({**_without_lists(CONCEPTS, leave_out=CONCEPT_ANALYSES), **CONCEPTS["factors"]})
+
+
+def get_train_fractions_params(wildcards):
+    return canonical({**_without_lists(CONCEPTS, leave_out=CONCEPT_ANALYSES),
+                      "train_fractions": CONCEPTS["train_fractions"]})
+
+
+def get_similarity_params(wildcards):
+    return canonical(CONCEPTS["similarity"])
+
+
+def _pair_results(stage):
+    def inputs(wildcards):
+        return expand(f"results/{stage}/{{dataset}}/{{text_model}}__{{vision_model}}.json",
+                      dataset=wildcards.dataset, text_model=CONCEPTS["text_models"],
+                      vision_model=CONCEPTS["vision_models"])
+
+    return inputs
+
+
+get_concept_scores = _pair_results("align")
+get_factor_scores = _pair_results("factors")
+get_train_fraction_scores = _pair_results("train_fractions")
+get_similarity_scores = _pair_results("similarity")
 
 
 def get_dictionary_params(wildcards):
@@ -170,15 +205,6 @@ def get_concept_images_params(wildcards):
 
 def get_concept_pair(wildcards):
     return {**get_retrieval_pair(wildcards), "dictionary": get_dataset_dictionary(wildcards)}
-
-
-def get_concept_scores(wildcards):
-    return expand(
-        "results/align/{dataset}/{text_model}__{vision_model}.json",
-        dataset=wildcards.dataset,
-        text_model=CONCEPTS["text_models"],
-        vision_model=CONCEPTS["vision_models"],
-    )
 
 
 def get_retrieval_scores(wildcards):
@@ -249,7 +275,17 @@ def get_final_outputs():
                 f"results/tables/concepts_{dataset}_summary.csv",
                 f"results/figures/concepts_{dataset}.png",
                 f"results/figures/concepts_{dataset}_by_size.png",
+                f"results/tables/concepts_{dataset}_by_size.csv",
             ]
+            if "factors" in CONCEPTS:
+                outputs += [f"results/tables/concept_factors_{dataset}.csv", f"results/figures/concept_factors_{dataset}.png"]
+            if "train_fractions" in CONCEPTS:
+                outputs += [f"results/tables/concept_train_fractions_{dataset}.csv",
+                            f"results/figures/concept_train_fractions_{dataset}.png"]
+            if "similarity" in CONCEPTS:
+                outputs += [f"results/tables/concept_similarity_{dataset}.csv",
+                            f"results/figures/concept_similarity_{dataset}.png",
+                            f"results/figures/concept_similarity_{dataset}_by_size.png"]
     return outputs
 
 

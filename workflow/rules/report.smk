@@ -48,6 +48,11 @@ rule concepts_table:
             caption="../report/concepts_by_size.rst",
             category="Concept alignment",
         ),
+        by_size_table=report(
+            "results/tables/concepts_{dataset}_by_size.csv",
+            caption="../report/concepts_by_size.rst",
+            category="Concept alignment",
+        ),
     params:
         k=get_concept_figure_k,
     log:
@@ -113,3 +118,84 @@ rule t2i_table:
         "../../envs/t2i.yaml"
     script:
         "../../scripts/t2i_table.py"
+
+
+rule concept_factors_table:
+    input:
+        get_factor_scores,
+    output:
+        table=report(
+            "results/tables/concept_factors_{dataset}.csv",
+            caption="../report/concept_factors.rst",
+            category="What makes concepts align",
+        ),
+        figure=report(
+            "results/figures/concept_factors_{dataset}.png",
+            caption="../report/concept_factors.rst",
+            category="What makes concepts align",
+        ),
+    params:
+        k=get_concept_figure_k,
+    log:
+        "logs/concept_factors_table/{dataset}.log",
+    resources:
+        **rule_resources("table"),
+    conda:
+        "../../envs/score.yaml"
+    script:
+        "../../scripts/concept_factors_table.py"
+
+
+rule concept_train_fractions_table:
+    input:
+        get_train_fraction_scores,
+    output:
+        table=report(
+            "results/tables/concept_train_fractions_{dataset}.csv",
+            caption="../report/concept_train_fractions.rst",
+            category="What makes concepts align",
+        ),
+        figure=report(
+            "results/figures/concept_train_fractions_{dataset}.png",
+            caption="../report/concept_train_fractions.rst",
+            category="What makes concepts align",
+        ),
+    params:
+        k=get_concept_figure_k,
+    log:
+        "logs/concept_train_fractions_table/{dataset}.log",
+    resources:
+        **rule_resources("table"),
+    conda:
+        "../../envs/score.yaml"
+    script:
+        "../../scripts/concept_train_fractions_table.py"
+
+
+rule concept_similarity_table:
+    input:
+        get_similarity_scores,
+    output:
+        table=report(
+            "results/tables/concept_similarity_{dataset}.csv",
+            caption="../report/concept_similarity.rst",
+            category="What makes concepts align",
+        ),
+        figure=report(
+            "results/figures/concept_similarity_{dataset}.png",
+            caption="../report/concept_similarity_figure.rst",
+            category="What makes concepts align",
+        ),
+        by_size=report(
+            "results/figures/concept_similarity_{dataset}_by_size.png",
+            caption="../report/concept_similarity_by_size.rst",
+            category="What makes concepts align",
+        ),
+    log:
+        "logs/concept_similarity_table/{dataset}.log",
+    resources:
+        **rule_resources("table"),
+    conda:
+        "../../envs/score.yaml"
+    script:
+        "../../scripts/concept_similarity_table.py"

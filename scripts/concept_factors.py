@@ -1,0 +1,8 @@
+import json
+
+from synesthesia.factors import score_factors
+from synesthesia.logs import log_to_file
+
+log_to_file(snakemake.log[0])
+score_factors(snakemake.input.text, snakemake.input.vision, snakemake.input.dictionary, snakemake.output[0],
+              json.loads(snakemake.params.spec))

@@ -1,0 +1,8 @@
+import json
+
+from synesthesia.logs import log_to_file
+from synesthesia.similarity import score_similarity
+
+log_to_file(snakemake.log[0])
+score_similarity(snakemake.input.text, snakemake.input.vision, snakemake.input.dictionary, snakemake.output[0],
+                 json.loads(snakemake.params.spec))

@@ -1,0 +1,293 @@
+"""P@k broken down: by what the test concepts are like, by how many concepts fit the map, by model size.
+
+The map is trained as in :mod:`synesthesia.align`; only the test concepts of each
+split are grouped. Every concept gets one bin per factor, fixed over splits:
+
+- ``vision_dispersion`` / ``language_dispersion``: the mean pairwise cosine
+  distance between the concept's per-occurrence vectors (its images; the
+  sentences of its head alias), cut into tertiles (low / medium / high) over all
+  scored concepts;
+- ``polysemy``: the number of WordNet senses of the head alias: 1, 2-3, 4+;
+- ``frequency``: the head alias's rank in wordfreq's English list, in the study's
+  ranges (top 10,000, 10,001-100,000, beyond).
+
+A concept's head alias is its first alias (in the dictionary's order) that the
+language model embedded: word properties belong to words, so a concept with
+several aliases needs one, and the first listed is WordNet's first lemma, the
+synset's usual name. Each bin's P@k carries its size, a half-sample interval over
+its test concepts (the resampling of :mod:`synesthesia.similarity`) and the chance
+level: the same P@k after maps fitted on shuffled pairings of the training concepts.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .align import (
+    ConceptPairs,
+    concept_alignment_records,
+    concept_pair_identity,
+    concept_pairs,
+    normalize_rows,
+    procrustes_ranks,
+    require_same_dataset,
+    shared_spaces,
+    split_indices,
+    split_ranks,
+)
+from .similarity import DEFAULT_BOOT, DEFAULT_PERMUTATIONS, half_sample_interval, half_samples
+
+DISPERSION_BINS = ("low", "medium", "high")
+POLYSEMY_BINS = ("1", "2-3", "4+")
+FREQUENCY_BINS = ("1-10000", "10001-100000", ">100000")
+# wordfreq 3.1.1's English list ranks its 10,000th word at Zipf 3.77 and its
+# 100,000th at 1.96 (data.concepts.zipf_rank; tests/test_factors.py checks every
+# Zipf value to two decimals, wordfreq's rounding): the study's rank ranges are
+# these Zipf bands, so scoring needs no word list.
+FREQUENCY_ZIPF_FLOORS = (3.77, 1.96)
+FACTOR_BINS = {
+    "vision_dispersion": DISPERSION_BINS,
+    "language_dispersion": DISPERSION_BINS,
+    "polysemy": POLYSEMY_BINS,
+    "frequency": FREQUENCY_BINS,
+}
+TRAIN_FRACTIONS = (0.001, 0.01, 0.1, 0.7)
+_ITEM_BLOCK = 8192
+
+
+# --------------------------------------------------------------------- concept properties
+
+
+def dispersion(items, owner, n: int) -> np.ndarray:
+    """Mean pairwise cosine distance between each owner's occurrence vectors; NaN with fewer than two.
+
+    For m unit vectors the mean of 1 - u_i.u_j over pairs is 1 - (|sum u|^2 - m) /
+    (m (m - 1)), so one pass summing unit vectors per owner suffices. ``items`` is
+    read in row blocks: an h5py dataset works as well as an array.
+    """
+    owner = np.asarray(owner, dtype=np.int64)
+    if len(owner) != len(items):
+        raise ValueError(f"{len(items)} occurrence vectors but {len(owner)} owners")
+    if len(owner) and (owner.min() < 0 or owner.max() >= n):
+        raise ValueError(f"occurrence owners must index the {n} rows, found {owner.min()}..{owner.max()}")
+    sums = np.zeros((n, items.shape[1]))
+    for start in range(0, len(owner), _ITEM_BLOCK):
+        unit = normalize_rows(np.asarray(items[start:start + _ITEM_BLOCK], dtype=np.float64))
+        block_owner = owner[start:start + _ITEM_BLOCK]
+        order = np.argsort(block_owner, kind="stable")
+        sorted_owner = block_owner[order]
+        starts = np.flatnonzero(np.r_[True, sorted_owner[1:] != sorted_owner[:-1]])
+        sums[sorted_owner[starts]] += np.add.reduceat(unit[order], starts, axis=0)
+    counts = np.bincount(owner, minlength=n).astype(np.float64)
+    pair_counts = counts * (counts - 1)
+    values = np.full(n, np.nan)
+    several = counts >= 2
+    values[several] = 1 - (np.einsum("ij,ij->i", sums, sums)[several] - counts[several]) / pair_counts[several]
+    return values
+
+
+def _labels(values: Sequence, label) -> np.ndarray:
+    return np.array([None if value is None else label(value) for value in values], dtype=object)
+
+
+def tertile_bins(values) -> np.ndarray:
+    """``low`` / ``medium`` / ``high``: the value's third, cut at the 1/3 and 2/3 quantiles of the finite values."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return np.full(len(values), None, dtype=object)
+    low_cut, high_cut = np.quantile(finite, [1 / 3, 2 / 3])
+    return _labels([v if np.isfinite(v) else None for v in values],
+                   lambda v: "low" if v <= low_cut else "medium" if v <= high_cut else "high")
+
+
+def polysemy_bins(sense_counts: Sequence[int | None]) -> np.ndarray:
+    """``1`` / ``2-3`` / ``4+`` WordNet senses; None where unknown (no WordNet) or zero (not in WordNet)."""
+    return _labels([count or None for count in sense_counts],
+                   lambda count: "1" if count == 1 else "2-3" if count <= 3 else "4+")
+
+
+def frequency_bins(zipfs: Sequence[float | None]) -> np.ndarray:
+    """The study's rank range of each Zipf frequency (see :data:`FREQUENCY_ZIPF_FLOORS`); None where unknown."""
+    def band(zipf: float) -> str:
+        return next((label for floor, label in zip(FREQUENCY_ZIPF_FLOORS, FREQUENCY_BINS) if zipf >= floor),
+                    FREQUENCY_BINS[-1])
+
+    return _labels(zipfs, band)
+
+
+def concept_bins(pairs: ConceptPairs, alias_ids: Sequence[str], alias_metadata: Mapping[str, dict],
+                 vision_dispersion: np.ndarray | None = None,
+                 language_dispersion: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Each concept's bin per factor (None where undefined); factors without a single defined bin are left out.
+
+    ``alias_metadata`` is the dictionary's ``{alias: {"polysemy": int, "zipf": float}}``;
+    the dispersions are per store row (vision: per synset, language: per alias).
+    """
+    heads = [g[0] for g in pairs.gold]
+    metadata = [alias_metadata[alias_ids[row]] for row in heads]
+    bins = {
+        "polysemy": polysemy_bins([m.get("polysemy") for m in metadata]),
+        "frequency": frequency_bins([m.get("zipf") for m in metadata]),
+    }
+    if vision_dispersion is not None:
+        bins["vision_dispersion"] = tertile_bins(vision_dispersion[pairs.vision_rows])
+    if language_dispersion is not None:
+        bins["language_dispersion"] = tertile_bins(language_dispersion[heads])
+    return {factor: labels for factor, labels in bins.items() if any(label is not None for label in labels)}
+
+
+# --------------------------------------------------------------------- binned P@k
+
+
+def _precision_interval(hits: np.ndarray, n_boot: int, seed: int, level: float) -> tuple[float | None, float | None]:
+    if not n_boot or len(hits) < 2:
+        return None, None
+    members = half_samples(len(hits), n_boot, seed)
+    low, high = half_sample_interval(float(hits.mean()), members @ hits / members.sum(axis=1), len(hits), level)
+    # A precision lies in [0, 1]; the interval's symmetric construction can step outside it.
+    return max(low, 0.0), min(high, 1.0)
+
+
+def binned_precision(ranks: np.ndarray, labels: np.ndarray, ks: Sequence[int], order: Sequence[str],
+                     null_ranks: Sequence[np.ndarray] = (), n_boot: int = 0, level: float = 0.95,
+                     seed: int = 0) -> list[dict]:
+    """P@k of the test concepts in each bin (in ``order``, empty bins too), with the bin's size.
+
+    ``ranks`` and ``labels`` are per test concept. With ``null_ranks`` (the ranks of
+    maps fitted on shuffled pairings) each bin gets its chance level; with ``n_boot``
+    a half-sample interval.
+    """
+    rows = []
+    for label in order:
+        inside = labels == label
+        for k in ks:
+            hits = (ranks[inside] < k).astype(np.float64)
+            chance = np.array([np.mean(null[inside] < k) for null in null_ranks]) if inside.any() else np.array([])
+            low, high = _precision_interval(hits, n_boot, seed, level)
+            rows.append({
+                "bin": label, "k": int(k), "value": float(hits.mean()) if len(hits) else None,
+                "n_bin": int(inside.sum()), "ci_low": low, "ci_high": high,
+                "level": level if n_boot else None, "n_boot": n_boot,
+                "null_mean": float(chance.mean()) if len(chance) else None,
+                "null_std": float(chance.std(ddof=1)) if len(chance) > 1 else None,
+                "permutations": len(null_ranks),
+            })
+    return rows
+
+
+def shuffled_ranks(pairs: ConceptPairs, train: np.ndarray, test: np.ndarray, csls_k: int, permutations: int,
+                   seed: int) -> list[dict[str, np.ndarray]]:
+    """Test ranks (per retrieval) after maps fitted on shuffled pairings of the training concepts: chance level."""
+    vision_z, language_z = shared_spaces(pairs.vision, pairs.language, pairs.gold, train)
+    seeds = np.random.default_rng(seed).integers(2 ** 31, size=permutations)
+    return [procrustes_ranks(vision_z, language_z, pairs.gold, train, test, csls_k, shuffle_seed=int(s))
+            for s in seeds]
+
+
+def breakdown_records(pairs: ConceptPairs, bins: Mapping[str, np.ndarray], ks: Sequence[int], splits: int,
+                      train_fraction: float, csls_k: int, seed: int, n_boot: int = DEFAULT_BOOT,
+                      permutations: int = DEFAULT_PERMUTATIONS, level: float = 0.95) -> list[dict]:
+    """P@k of the fitted map per split, retrieval, factor and bin (factor ``all``: every test concept)."""
+    unknown = sorted(set(bins) - set(FACTOR_BINS))
+    if unknown:
+        raise ValueError(f"unknown factors {unknown}; known: {sorted(FACTOR_BINS)}")
+    factors = {"all": (np.full(len(pairs.concepts), "all", dtype=object), ("all",)),
+               **{factor: (labels, FACTOR_BINS[factor]) for factor, labels in bins.items()}}
+    records = []
+    for split, train, test, ranks in split_ranks(pairs, splits, train_fraction, csls_k, seed):
+        null = shuffled_ranks(pairs, train, test, csls_k, permutations, seed + split) if permutations else []
+        for retrieval, rank in ranks["none"].items():
+            for factor, (labels, order) in factors.items():
+                for row in binned_precision(rank, labels[test], ks, order, [n[retrieval] for n in null], n_boot,
+                                            level, seed + split):
+                    records.append({"split": split, "control": "none", "retrieval": retrieval, "factor": factor,
+                                    "metric": "precision", **row, "n_test": int(len(test))})
+    return records
+
+
+# --------------------------------------------------------------------- training-set ratio and model size
+
+
+def train_fraction_records(vision: np.ndarray, vision_ids: list[str], language: np.ndarray, alias_ids: list[str],
+                           dictionary: dict[str, list[str]], ks: Sequence[int], splits: int, csls_k: int, seed: int,
+                           fractions: Sequence[float] = TRAIN_FRACTIONS) -> list[dict]:
+    """:func:`~synesthesia.align.concept_alignment_records` at each share of concepts fitting the map.
+
+    Each fraction has its own splits (the rest of the concepts are its test set);
+    fractions that leave no training concept are refused before any is scored.
+    """
+    n_concepts = len(concept_pairs(vision, vision_ids, language, alias_ids, dictionary).concepts)
+    for fraction in fractions:
+        split_indices(n_concepts, fraction, seed)
+    return [{"train_fraction": fraction, **record}
+            for fraction in fractions
+            for record in concept_alignment_records(vision, vision_ids, language, alias_ids, dictionary, ks, splits,
+                                                    fraction, csls_k, seed)]
+
+
+def size_summary(table, side: str = "text"):
+    """P@k against parameter count within each model family of one side, averaged over the other side's models.
+
+    ``table`` is :func:`synesthesia.report.concept_table`'s (mean P@k over splits
+    per model pair); parameter counts come from the stores (``n_parameters``, which
+    each encoder records from its own weights).
+    """
+    if side not in ("text", "vision"):
+        raise ValueError(f"side must be 'text' or 'vision', not {side!r}")
+    family, model, size = f"{side}_family", f"{side}_model", f"{side}_parameters"
+    rows = table[table["control"] == "none"]
+    unknown = sorted(rows.loc[rows[size] <= 0, model].unique())
+    if unknown:
+        raise ValueError(f"no parameter count recorded for {side} models {unknown}; re-extract their embeddings")
+    summary = rows.groupby([family, model, size, "retrieval", "k"], as_index=False).agg(
+        precision=("mean", "mean"), paired_models=("mean", "size"))
+    return summary.rename(columns={family: "family", model: "model", size: "parameters"}).sort_values(
+        ["family", "parameters", "retrieval", "k"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------- rule entry points
+
+
+def score_factors(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict) -> list[dict]:
+    """Binned P@k of one (language model, vision model) pair into a long-format JSON.
+
+    ``spec``: ``ks``, ``splits``, ``train_fraction``, ``csls_k``, ``seed`` as for the
+    alignment, and optionally ``n_boot``, ``permutations``, ``level``. Dispersion
+    factors need the stores' per-occurrence items; without them they are left out.
+    """
+    from .data.concepts import read_dictionary
+    from .report import write_records
+    from .store import read_embeddings
+
+    text, vision = read_embeddings(text_path, items=True), read_embeddings(vision_path, items=True)
+    require_same_dataset(text, vision)
+    dictionary = read_dictionary(dictionary_path)
+    pairs = concept_pairs(vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts)
+    bins = concept_bins(
+        pairs, text.ids, dictionary.aliases,
+        vision_dispersion=None if vision.items is None else dispersion(vision.items, vision.owner, len(vision.ids)),
+        language_dispersion=None if text.items is None else dispersion(text.items, text.owner, len(text.ids)),
+    )
+    records = breakdown_records(pairs, bins, spec["ks"], spec["splits"], spec["train_fraction"], spec["csls_k"],
+                                spec["seed"], **{key: spec[key] for key in ("n_boot", "permutations", "level")
+                                                 if key in spec})
+    return write_records(out, concept_pair_identity(text, vision, dictionary.name, "procrustes"), records)
+
+
+def score_train_fractions(text_path: str, vision_path: str, dictionary_path: str, out: str,
+                          spec: dict) -> list[dict]:
+    """P@k of one pair at each training fraction (``spec["train_fractions"]``) into a long-format JSON."""
+    from .data.concepts import read_dictionary
+    from .report import write_records
+    from .store import read_embeddings
+
+    text, vision = read_embeddings(text_path), read_embeddings(vision_path)
+    require_same_dataset(text, vision)
+    dictionary = read_dictionary(dictionary_path)
+    records = train_fraction_records(vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts,
+                                     spec["ks"], spec["splits"], spec["csls_k"], spec["seed"],
+                                     spec.get("train_fractions", TRAIN_FRACTIONS))
+    return write_records(out, concept_pair_identity(text, vision, dictionary.name, "procrustes"), records)

@@ -1,0 +1,739 @@
+"""Representation similarity between two spaces on the same concepts.
+
+``X`` (n x d1) and ``Y`` (n x d2) are row-aligned: row ``i`` of both describes
+concept ``i``. Every metric shares one convention: higher = more similar, a space
+compared with itself (or with a rotated copy of itself) scores 1, and a shuffled
+pairing of the rows gives the chance level (see :func:`shuffled_null`).
+
+- ``mutual_knn`` (Huh et al. 2024, "The Platonic Representation Hypothesis"): the
+  fraction of a concept's k nearest neighbours (cosine, the concept itself
+  excluded) that are the same in both spaces, averaged over concepts.
+- ``cycle_knn``: the fraction of concepts whose nearest neighbour in one space is
+  among their k nearest in the other, averaged over both directions (defined so
+  that identical spaces score 1; Huh et al.'s own cycle_knn is below 1 for
+  identical spaces, since a concept's neighbour need not count it as a neighbour).
+- ``cka`` / ``cka_unbiased``: linear CKA (Kornblith et al. 2019) on column-centred
+  features, with the biased HSIC or Song et al.'s (2012) unbiased estimator.
+- ``cknna`` (Huh et al. 2024): unbiased CKA of the cosine kernels restricted to
+  pairs that are mutual k-nearest neighbours, as their reference code computes it.
+- ``svcca`` (Raghu et al. 2017): the mean canonical correlation between the two
+  spaces after each is reduced to its top principal components.
+
+Scale: nothing n x n is held. Neighbour lists come from row blocks of the cosine
+matrix; CKA and SVCCA come from d x d scatter and cross-scatter matrices summed
+over row blocks. SVCCA with a variance fraction needs a dense eigendecomposition
+of each d x d scatter (O(d^3): tens of seconds at d = 4096 on two cores); an
+integer number of components uses an iterative solver instead.
+
+Uncertainty over concepts (:func:`bootstrap_ci`) comes from half-samples: random
+halves of the concepts drawn without replacement, each metric recomputed on each
+half (neighbours sought among the half's concepts only). A with-replacement
+bootstrap duplicates concepts, and a drawn-twice concept is its own nearest
+neighbour at cosine 1 in both spaces; even with copies kept out of their own
+neighbour lists, copies crowd the lists of others. The spread of a statistic
+over half-samples estimates its spread over samples of all n concepts (the
+delete-half jackknife; Shao & Wu 1989), while the half-sample values' centre
+moves with the sample size (k neighbours among n/2 concepts reach further than
+among n), so intervals are the full-sample value plus the centred half-sample
+quantiles. In a simulation (800 concepts, 60 draws, k = 10) the half-sample
+spread matched the true spread of both CKAs and overstated the k-NN metrics' by
+14-28%; the with-replacement bootstrap (copies kept out of their own lists)
+overstated them by 11-72% and put cycle_knn's centre two standard deviations
+low. SVCCA keeps the principal components fitted on all concepts and recomputes
+the canonical correlations on each half.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+DEFAULT_K = 10
+DEFAULT_KEEP = 0.99
+DEFAULT_BOOT = 1000
+DEFAULT_PERMUTATIONS = 10
+# Rows per block of an n-wide matrix: 1024 x 20,000 float32 is 80 MB.
+_ROW_BLOCK = 1024
+# Neighbour lists hold max(8k, 64) entries: a half-sample keeps each listed
+# concept with probability 1/2, so a row's k nearest lie within about 2k entries,
+# and fewer than k among the list is a Binomial(depth, 1/2) < k event: below 1e-11
+# for every k, 2e-13 for k = 10.
+_DEPTH_PER_K = 8
+_MIN_DEPTH = 64
+# An integer number of SVCCA components below this share of the dimension is
+# found iteratively; above it the dense eigendecomposition is as fast.
+_ITERATIVE_SHARE = 0.25
+
+KNN_METRICS = ("mutual_knn", "cycle_knn", "cknna")
+CKA_METRICS = ("cka", "cka_unbiased")
+
+
+# --------------------------------------------------------------------- one space
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Each row's nearest other rows by cosine, nearest first, ties to the lower index.
+
+    ``reverse[i, s]``: where row ``i`` stands in the list of its ``s``-th neighbour (-1: not listed).
+    """
+
+    index: np.ndarray  # n x depth
+    cosine: np.ndarray  # n x depth
+    reverse: np.ndarray  # n x depth
+
+    def reordered(self, order: np.ndarray) -> Neighbours:
+        """The lists of the rows taken in ``order`` (new row i is old row order[i]), relabelled to match."""
+        new_label = np.argsort(order)
+        return Neighbours(new_label[self.index[order]], self.cosine[order], self.reverse[order])
+
+
+def cosine_neighbours(x: np.ndarray, depth: int) -> Neighbours:
+    """The ``depth`` most cosine-similar other rows of every row, from row blocks of the cosine matrix."""
+    n = len(x)
+    if not 1 <= depth < n:
+        raise ValueError(f"cannot list {depth} neighbours among {n} rows")
+    norms = np.linalg.norm(x, axis=1)
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(x.dtype)
+    index = np.empty((n, depth), dtype=np.int64)
+    cosine = np.empty((n, depth), dtype=np.float64)
+    for start in range(0, n, _ROW_BLOCK):
+        stop = min(start + _ROW_BLOCK, n)
+        block = x[start:stop] @ x.T
+        block *= inverse[start:stop, None]
+        block *= inverse[None, :]
+        block[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        top = np.argpartition(block, n - depth, axis=1)[:, n - depth:]
+        values = np.take_along_axis(block, top, axis=1)
+        order = np.lexsort((top, -values), axis=1)
+        index[start:stop] = np.take_along_axis(top, order, axis=1)
+        cosine[start:stop] = np.take_along_axis(values, order, axis=1)
+    return Neighbours(index, cosine, _reverse_positions(index))
+
+
+def _reverse_positions(index: np.ndarray) -> np.ndarray:
+    """Where each row stands in the list of each of its neighbours, -1 if not listed."""
+    reverse = np.empty_like(index)
+    for start in range(0, len(index), _ROW_BLOCK):
+        stop = min(start + _ROW_BLOCK, len(index))
+        their_lists = index[index[start:stop]]
+        match = their_lists == np.arange(start, stop)[:, None, None]
+        reverse[start:stop] = np.where(match.any(axis=2), match.argmax(axis=2), -1)
+    return reverse
+
+
+def _positions(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``pos[i, s]``: where ``a[i, s]`` stands in ``b[i]``, -1 if absent."""
+    positions = np.empty_like(a)
+    for start in range(0, len(a), _ROW_BLOCK):
+        stop = min(start + _ROW_BLOCK, len(a))
+        match = a[start:stop, :, None] == b[start:stop, None, :]
+        positions[start:stop] = np.where(match.any(axis=2), match.argmax(axis=2), -1)
+    return positions
+
+
+def _centred_blocks(x: np.ndarray, mean: np.ndarray, order: np.ndarray | None = None):
+    """Row blocks of ``x - mean`` (rows taken in ``order`` if given), in ``x``'s precision."""
+    for start in range(0, len(x), _ROW_BLOCK):
+        rows = slice(start, start + _ROW_BLOCK) if order is None else order[start:start + _ROW_BLOCK]
+        yield (x[rows] - mean).astype(x.dtype, copy=False)
+
+
+def _as_features(x, name: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (concepts x dimensions), got shape {x.shape}")
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float32 if x.dtype == np.float16 else np.float64)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} holds non-finite values in {int((~np.isfinite(x).all(axis=1)).sum())} rows")
+    return x
+
+
+class Space:
+    """One side's features and the work every comparison with it reuses, each part computed on first use."""
+
+    def __init__(self, features, k: int = DEFAULT_K, keep: float | int = DEFAULT_KEEP, name: str = "X"):
+        self.x = _as_features(features, name)
+        self.n, self.dim = self.x.shape
+        self.k, self.keep, self.name = k, keep, name
+        self.mean = self.x.mean(axis=0, dtype=np.float64)
+
+    @cached_property
+    def neighbours(self) -> Neighbours:
+        if not 1 <= self.k < self.n - 1:
+            raise ValueError(f"{self.name}: k={self.k} nearest neighbours need more than {self.k + 1} concepts, "
+                             f"got {self.n}")
+        return cosine_neighbours(self.x, min(max(_DEPTH_PER_K * self.k, _MIN_DEPTH), self.n - 1))
+
+    @cached_property
+    def row_norms(self) -> np.ndarray:
+        """Squared norms of the centred rows: the diagonal of the centred linear kernel."""
+        return np.concatenate([np.einsum("ij,ij->i", b, b, dtype=np.float64)
+                               for b in _centred_blocks(self.x, self.mean)])
+
+    @cached_property
+    def scatter(self) -> np.ndarray:
+        """X~^T X~ (d x d), or the Gram matrix X~ X~^T when there are fewer rows than dimensions.
+
+        Both have the same Frobenius norm and the same non-zero eigenvalues.
+        """
+        if self.dim <= self.n:
+            total = np.zeros((self.dim, self.dim))
+            for block in _centred_blocks(self.x, self.mean):
+                total += block.T @ block
+            return total
+        centred = (self.x - self.mean).astype(np.float64)
+        return centred @ centred.T
+
+    @cached_property
+    def scatter_norm(self) -> float:
+        return float(np.linalg.norm(self.scatter))
+
+    @cached_property
+    def self_hsic_unbiased(self) -> float:
+        return _unbiased_hsic(self.scatter_norm ** 2, float(self.row_norms @ self.row_norms),
+                              float(self.row_norms.sum()), float(self.row_norms.sum()), self.n)
+
+    @cached_property
+    def whitening(self) -> np.ndarray:
+        """W (d x r): ``X~ W`` are the top ``keep`` principal components, scaled to unit scatter."""
+        # matrix_rank's tolerance on singular values, squared for the scatter's eigenvalues
+        tolerance = (max(self.n, self.dim) * np.finfo(self.x.dtype).eps) ** 2
+        values, vectors = _principal(self.scatter, self.keep, tolerance, self.name)
+        if self.dim <= self.n:
+            return vectors / np.sqrt(values)
+        # Gram route: X~^T u / lambda maps a row onto the unit-scatter component u.
+        centred = (self.x - self.mean).astype(np.float64)
+        return centred.T @ vectors / values
+
+    @cached_property
+    def components(self) -> np.ndarray:
+        """The whitened principal components of every row (n x r), for half-samples."""
+        return np.concatenate([b @ self.whitening.astype(self.x.dtype) for b in _centred_blocks(self.x, self.mean)])
+
+
+def _principal(scatter: np.ndarray, keep: float | int, tolerance: float,
+               name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Top eigenvalues (descending) and eigenvectors of a scatter matrix: a variance fraction or a count.
+
+    Components below ``tolerance`` times the largest eigenvalue are numerically
+    absent (the space's rank is lower); keeping one is refused.
+    """
+    import scipy.linalg
+    import scipy.sparse.linalg
+
+    size = len(scatter)
+    if isinstance(keep, (int, np.integer)) and not isinstance(keep, bool):
+        if not 1 <= keep < size:
+            raise ValueError(f"{name}: SVCCA keeps {keep} components but the space has rank at most {size - 1}")
+        if keep < _ITERATIVE_SHARE * size:
+            # Lanczos needs only products with the scatter: far cheaper than the dense O(d^3) solver.
+            values, vectors = scipy.sparse.linalg.eigsh(scatter, k=int(keep), which="LA", tol=0,
+                                                        v0=np.ones(size) / np.sqrt(size))
+        else:
+            values, vectors = scipy.linalg.eigh(scatter, subset_by_index=[size - keep, size - 1], driver="evr",
+                                                check_finite=False)
+        order = np.argsort(values)[::-1]
+        values, vectors = values[order], vectors[:, order]
+    elif 0 < keep <= 1:
+        values, vectors = scipy.linalg.eigh(scatter, driver="evd", check_finite=False)
+        values, vectors = values[::-1], vectors[:, ::-1]
+        share = np.cumsum(np.clip(values, 0, None)) / np.clip(values, 0, None).sum()
+        # numerically absent components add no variance, whatever the share asked for
+        count = min(int(np.searchsorted(share, keep * (1 - 1e-12))) + 1, int((values > values[0] * tolerance).sum()))
+        values, vectors = values[:count], vectors[:, :count]
+    else:
+        raise ValueError(f"SVCCA keep must be a variance fraction in (0, 1] or a number of components, not {keep!r}")
+    if values[-1] <= values[0] * tolerance:
+        raise ValueError(f"{name}: SVCCA keeps {len(values)} components but only "
+                         f"{int((values > values[0] * tolerance).sum())} carry variance")
+    return values, vectors
+
+
+# --------------------------------------------------------------------- k-NN metrics
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """Both spaces' neighbour lists, and where each entry stands in the other space's list of the same row."""
+
+    k: int
+    x: Neighbours
+    y: Neighbours
+
+    @cached_property
+    def x_in_y(self) -> np.ndarray:
+        return _positions(self.x.index, self.y.index)
+
+    @cached_property
+    def y_in_x(self) -> np.ndarray:
+        return _positions(self.y.index, self.x.index)
+
+    def shuffled(self, permutation: np.ndarray) -> _Graph:
+        """The graph of X against Y[permutation]: Y's lists relabelled, no cosine recomputed."""
+        return _Graph(self.k, self.x, self.y.reordered(permutation))
+
+
+def _slots(index: np.ndarray, members: np.ndarray, k: int) -> np.ndarray:
+    """1 where a listed concept is among the row's k nearest within the sample (``members``: 1 in, 0 out)."""
+    present = members[index]
+    slots = present * (np.cumsum(present, axis=1) <= k)
+    short = (slots.sum(axis=1) < k) & (members > 0)
+    if short.any():
+        raise RuntimeError(f"{int(short.sum())} concepts have fewer than k={k} sampled neighbours among the "
+                           f"{index.shape[1]} listed for them")
+    return slots
+
+
+def _at(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``values[i, positions[i, s]]``, zero where the position is -1 (not listed)."""
+    return np.where(positions >= 0, np.take_along_axis(values, np.maximum(positions, 0), axis=1), 0)
+
+
+def _cycle(first: np.ndarray, other: np.ndarray, first_in_other: np.ndarray, members: np.ndarray) -> float:
+    """Share of sampled concepts whose nearest neighbour by ``first``'s slots is among ``other``'s slots."""
+    nearest = np.argmax(first > 0, axis=1)[:, None]
+    hit = _at(other, np.take_along_axis(first_in_other, nearest, axis=1))[:, 0] > 0
+    return float(members @ hit / members.sum())
+
+
+def _masked_hsic(index: np.ndarray, reverse: np.ndarray, a: np.ndarray, b: np.ndarray,
+                 members: np.ndarray) -> float:
+    """Song et al.'s unbiased HSIC of two sparse n x n matrices held on neighbour-list positions.
+
+    ``a[i, s]`` is A(i, j) for ``j = index[i, s]`` (zero outside the mask), ``b``
+    likewise; the sums run over the sampled concepts (``members``). The terms are
+    Huh et al.'s ``hsic_unbiased``: tr(A B) pairs ``a(i, j)`` with ``b(j, i)``,
+    found at ``reverse[i, s]`` in row ``j``'s list.
+    """
+    m = members.sum()
+    b_back = np.where(reverse >= 0, b[index, np.maximum(reverse, 0)], 0)
+    row_b = b.sum(axis=1)
+    column_a = np.bincount(index.ravel(), weights=(members[:, None] * a).ravel(), minlength=len(index))
+    total_a, total_b = float(members @ a.sum(axis=1)), float(members @ row_b)
+    trace = float((members[:, None] * a * b_back).sum())
+    return (trace + total_a * total_b / ((m - 1) * (m - 2)) - 2 * float(column_a @ row_b) / (m - 2)) / (m * (m - 3))
+
+
+def _knn_scores(graph: _Graph, members: np.ndarray, metrics: Sequence[str]) -> dict[str, float]:
+    """The k-NN ``metrics`` over the sampled concepts (``members``: 1 in, 0 out), neighbours sought among them."""
+    k, x, y = graph.k, graph.x, graph.y
+    x_slots, y_slots = _slots(x.index, members, k), _slots(y.index, members, k)
+    scores = {}
+    if "cycle_knn" in metrics:
+        scores["cycle_knn"] = 0.5 * (_cycle(y_slots, x_slots, graph.y_in_x, members)
+                                     + _cycle(x_slots, y_slots, graph.x_in_y, members))
+    if {"mutual_knn", "cknna"} & set(metrics):
+        mutual = np.minimum(x_slots, _at(y_slots, graph.x_in_y))
+        scores["mutual_knn"] = float(members @ mutual.sum(axis=1) / (k * members.sum()))
+    if "cknna" in metrics:
+        y_cosine = _at(y.cosine, graph.x_in_y)
+        x_kernel, y_kernel = x_slots * x.cosine, y_slots * y.cosine
+        both = _masked_hsic(x.index, x.reverse, mutual * x.cosine, mutual * y_cosine, members)
+        x_alone = _masked_hsic(x.index, x.reverse, x_kernel, x_kernel, members)
+        y_alone = _masked_hsic(y.index, y.reverse, y_kernel, y_kernel, members)
+        scores["cknna"] = float(both / np.sqrt(x_alone * y_alone)) if x_alone * y_alone > 0 else float("nan")
+    return scores
+
+
+# --------------------------------------------------------------------- CKA and SVCCA
+
+
+def _cross_scatter(x: Space, y: Space, order: np.ndarray | None = None) -> np.ndarray:
+    """X~^T Y~ (d1 x d2), pairing row i of X with row ``order[i]`` of Y; summed over row blocks."""
+    total = np.zeros((x.dim, y.dim))
+    for x_block, y_block in zip(_centred_blocks(x.x, x.mean), _centred_blocks(y.x, y.mean, order)):
+        total += x_block.T @ y_block
+    return total
+
+
+def _unbiased_hsic(cross_squared: float, diagonal_product: float, sum_a: float, sum_b: float, n: int) -> float:
+    """Song et al.'s unbiased HSIC (times n(n - 3)) of two centred linear kernels, from O(nd) summaries.
+
+    The kernels' diagonals are the squared row norms ``a`` and ``b``; centring makes
+    their row sums zero, so tr(K~L~) = ||X~^T Y~||^2 - sum a_i b_i, 1'K~1 = -sum a
+    and 1'K~L~1 = sum a_i b_i, where K~ is K with its diagonal set to zero.
+    """
+    return cross_squared - diagonal_product + sum_a * sum_b / ((n - 1) * (n - 2)) - 2 * diagonal_product / (n - 2)
+
+
+def _cka_scores(x: Space, y: Space, cross: np.ndarray, y_norms: np.ndarray) -> dict[str, float]:
+    if x.n < 4:
+        raise ValueError(f"CKA's unbiased estimator needs at least 4 concepts, got {x.n}")
+    cross_squared = float(np.einsum("ij,ij->", cross, cross))
+    unbiased = _unbiased_hsic(cross_squared, float(x.row_norms @ y_norms), float(x.row_norms.sum()),
+                              float(y_norms.sum()), x.n)
+    return {"cka": cross_squared / (x.scatter_norm * y.scatter_norm),
+            "cka_unbiased": float(unbiased / np.sqrt(x.self_hsic_unbiased * y.self_hsic_unbiased))}
+
+
+def _svcca_score(x: Space, y: Space, cross: np.ndarray) -> float:
+    """Canonical correlations are the singular values of the cross-scatter of the whitened components."""
+    correlations = np.linalg.svd(x.whitening.T @ cross @ y.whitening, compute_uv=False)
+    return float(np.clip(correlations, 0, 1).mean())
+
+
+def half_samples(n: int, count: int, seed: int) -> np.ndarray:
+    """``count`` random halves of ``n`` concepts drawn without replacement, as 0/1 rows (count x n)."""
+    rng = np.random.default_rng(seed)
+    members = np.zeros((count, n))
+    for row in members:
+        row[rng.permutation(n)[:n // 2]] = 1
+    return members
+
+
+def _cka_half_samples(x: Space, y: Space, members: np.ndarray) -> dict[str, np.ndarray]:
+    """Both CKAs of every half-sample, each kernel's row blocks computed once for all of them.
+
+    A sample's HSIC terms are quadratic forms in its 0/1 membership vector w:
+    w'(K∘L)w, w'Kw and sums of w_i (Kw)_i (Lw)_i; the n x n products are taken
+    block by block against all samples at once. The biased HSIC re-centres on the
+    sample (p = w / m): p'(K∘L)p - 2 sum p_i (Kp)_i (Lp)_i + (p'Kp)(p'Lp).
+    """
+    x_centred = (x.x - x.mean).astype(x.x.dtype)
+    y_centred = (y.x - y.mean).astype(y.x.dtype)
+    columns = members.T.astype(np.promote_types(x.x.dtype, y.x.dtype))
+    forms = {pair: np.zeros(len(members)) for pair in ("kl", "kk", "ll")}
+    for start in range(0, x.n, _ROW_BLOCK):
+        rows = slice(start, start + _ROW_BLOCK)
+        k_block, l_block = x_centred[rows] @ x_centred.T, y_centred[rows] @ y_centred.T
+        for pair, product in (("kl", k_block * l_block), ("kk", k_block * k_block), ("ll", l_block * l_block)):
+            forms[pair] += np.einsum("ir,ir->r", columns[rows], product @ columns, dtype=np.float64)
+    k_w = (x_centred @ (x_centred.T @ columns)).astype(np.float64)
+    l_w = (y_centred @ (y_centred.T @ columns)).astype(np.float64)
+    hsic = {pair: _sampled_hsic(forms[pair], first, second, a, b, members)
+            for pair, first, second, a, b in (("kl", k_w, l_w, x.row_norms, y.row_norms),
+                                              ("kk", k_w, k_w, x.row_norms, x.row_norms),
+                                              ("ll", l_w, l_w, y.row_norms, y.row_norms))}
+    return {name: hsic["kl"][i] / np.sqrt(hsic["kk"][i] * hsic["ll"][i]) for i, name in enumerate(CKA_METRICS)}
+
+
+def _sampled_hsic(form: np.ndarray, k_w: np.ndarray, l_w: np.ndarray, a: np.ndarray, b: np.ndarray,
+                  members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Biased and unbiased HSIC (up to factors that cancel in CKA) of each sample.
+
+    ``form`` is w'(K∘L)w, ``k_w`` and ``l_w`` are Kw and Lw (n x samples), ``a`` and
+    ``b`` the kernels' diagonals; the unbiased terms are those of :func:`_unbiased_hsic`
+    without the centring shortcut, since a sample's rows do not sum to zero.
+    """
+    m = members.sum(axis=1)
+    k_total, l_total = np.einsum("rn,nr->r", members, k_w), np.einsum("rn,nr->r", members, l_w)
+    biased = form / m ** 2 - 2 * np.einsum("rn,nr,nr->r", members, k_w, l_w) / m ** 3 + k_total * l_total / m ** 4
+    trace = form - members @ (a * b)
+    k_off, l_off = k_total - members @ a, l_total - members @ b
+    row_products = np.einsum("rn,nr,nr->r", members, k_w - a[:, None], l_w - b[:, None])
+    unbiased = trace + k_off * l_off / ((m - 1) * (m - 2)) - 2 * row_products / (m - 2)
+    return biased, unbiased
+
+
+def _canonical_correlations(x_parts: np.ndarray, y_parts: np.ndarray) -> np.ndarray:
+    """Canonical correlations of two sets of columns: singular values of their orthonormalised centred bases."""
+    x_basis = np.linalg.qr(x_parts - x_parts.mean(axis=0))[0]
+    y_basis = np.linalg.qr(y_parts - y_parts.mean(axis=0))[0]
+    return np.clip(np.linalg.svd(x_basis.T @ y_basis, compute_uv=False), 0, 1)
+
+
+def _svcca_half_samples(x: Space, y: Space, members: np.ndarray) -> np.ndarray:
+    """SVCCA of every half-sample: CCA of the principal components fitted on all concepts."""
+    return np.array([_canonical_correlations(x.components[rows > 0], y.components[rows > 0]).mean()
+                     for rows in members])
+
+
+# --------------------------------------------------------------------- comparisons
+
+
+class Comparison:
+    """Two row-aligned spaces; every metric, shuffled pairing and half-sample reuses their per-space work."""
+
+    def __init__(self, x: Space, y: Space):
+        if x.n != y.n:
+            raise ValueError(f"{x.name} has {x.n} rows but {y.name} has {y.n}: the spaces must be row-aligned, "
+                             "one row per concept in both")
+        if x.k != y.k:
+            raise ValueError(f"{x.name} lists k={x.k} neighbours but {y.name} k={y.k}")
+        self.x, self.y, self.n, self.k = x, y, x.n, x.k
+
+    @cached_property
+    def graph(self) -> _Graph:
+        return _Graph(self.k, self.x.neighbours, self.y.neighbours)
+
+    @cached_property
+    def cross(self) -> np.ndarray:
+        return _cross_scatter(self.x, self.y)
+
+    def values(self, metrics: Sequence[str] | None = None) -> dict[str, float]:
+        return self._scores(_check_metrics(metrics))
+
+    def null(self, metrics: Sequence[str] | None = None, permutations: int = DEFAULT_PERMUTATIONS,
+             seed: int = 0) -> dict[str, np.ndarray]:
+        """Each metric on ``permutations`` random pairings of X's rows with Y's: the chance level."""
+        metrics = _check_metrics(metrics)
+        rng = np.random.default_rng(seed)
+        draws = [self._scores(metrics, rng.permutation(self.n)) for _ in range(permutations)]
+        return {metric: np.array([draw[metric] for draw in draws]) for metric in metrics}
+
+    def half_samples(self, metrics: Sequence[str] | None = None, count: int = DEFAULT_BOOT,
+                     seed: int = 0) -> dict[str, np.ndarray]:
+        """Each metric on ``count`` random halves of the concepts (see the module notes)."""
+        metrics = _check_metrics(metrics)
+        if set(metrics) & set(KNN_METRICS) and self.n // 2 < self.k + 2:
+            raise ValueError(f"half-samples of {self.n} concepts are too small for k={self.k} neighbours")
+        members = half_samples(self.n, count, seed)
+        values = {}
+        if set(metrics) & set(KNN_METRICS):
+            wanted = [metric for metric in metrics if metric in KNN_METRICS]
+            draws = [_knn_scores(self.graph, row, wanted) for row in members]
+            values.update({metric: np.array([draw[metric] for draw in draws]) for metric in wanted})
+        if set(metrics) & set(CKA_METRICS):
+            values.update(_cka_half_samples(self.x, self.y, members))
+        if "svcca" in metrics:
+            values["svcca"] = _svcca_half_samples(self.x, self.y, members)
+        return {metric: values[metric] for metric in metrics}
+
+    def _scores(self, metrics: Sequence[str], permutation: np.ndarray | None = None) -> dict[str, float]:
+        scores = {}
+        if set(metrics) & set(KNN_METRICS):
+            graph = self.graph if permutation is None else self.graph.shuffled(permutation)
+            scores.update(_knn_scores(graph, np.ones(self.n), metrics))
+        if set(metrics) & {*CKA_METRICS, "svcca"}:
+            cross = self.cross if permutation is None else _cross_scatter(self.x, self.y, permutation)
+            if set(metrics) & set(CKA_METRICS):
+                y_norms = self.y.row_norms if permutation is None else self.y.row_norms[permutation]
+                scores.update(_cka_scores(self.x, self.y, cross, y_norms))
+            if "svcca" in metrics:
+                scores["svcca"] = _svcca_score(self.x, self.y, cross)
+        return {metric: scores[metric] for metric in metrics}
+
+
+def _compare(x, y, k: int = DEFAULT_K, keep: float | int = DEFAULT_KEEP) -> Comparison:
+    return Comparison(Space(x, k, keep, "X"), Space(y, k, keep, "Y"))
+
+
+def mutual_knn(x, y, k: int = DEFAULT_K) -> float:
+    """Mean over concepts of the share of their k nearest neighbours (cosine) common to both spaces."""
+    return _compare(x, y, k=k).values(["mutual_knn"])["mutual_knn"]
+
+
+def cycle_knn(x, y, k: int = DEFAULT_K) -> float:
+    """Share of concepts whose nearest neighbour in Y is among their k nearest in X, averaged with X and Y swapped.
+
+    The cycle: from a concept to its nearest neighbour in Y, across the pairing to
+    X, where it closes if that neighbour is within the concept's k nearest.
+    """
+    return _compare(x, y, k=k).values(["cycle_knn"])["cycle_knn"]
+
+
+def cka(x, y, unbiased: bool = False) -> float:
+    """Linear CKA: HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) of the linear kernels of the column-centred features.
+
+    Biased HSIC is ||X~^T Y~||_F^2 (up to 1/n^2); the unbiased one is Song et
+    al.'s (2012) estimator. Invariant to orthogonal maps and scaling of either side.
+    """
+    name = "cka_unbiased" if unbiased else "cka"
+    return _compare(x, y).values([name])[name]
+
+
+def cka_unbiased(x, y) -> float:
+    """Linear CKA with Song et al.'s unbiased HSIC estimator (see :func:`cka`)."""
+    return cka(x, y, unbiased=True)
+
+
+def cknna(x, y, k: int = DEFAULT_K) -> float:
+    """Huh et al.'s CKNNA: unbiased HSIC of the cosine kernels on mutual k-NN pairs, over each space's own k-NN.
+
+    HSIC_u(M∘K, M∘L) / sqrt(HSIC_u(M_K∘K, M_K∘K) HSIC_u(M_L∘L, M_L∘L)), where M_K
+    marks each row's k nearest in X (itself excluded), M_L in Y, and M = M_K M_L.
+    """
+    return _compare(x, y, k=k).values(["cknna"])["cknna"]
+
+
+def svcca(x, y, keep: float | int = DEFAULT_KEEP) -> float:
+    """Mean canonical correlation between the spaces' top principal components (column-centred).
+
+    ``keep``: a variance fraction each side's components must explain, or a number
+    of components. With r_x + r_y close to the number of concepts CCA overfits and
+    the value nears 1 for unrelated spaces too: compare it with its shuffled null.
+    """
+    return _compare(x, y, keep=keep).values(["svcca"])["svcca"]
+
+
+METRICS: dict[str, Callable[..., float]] = {
+    "mutual_knn": mutual_knn,
+    "cycle_knn": cycle_knn,
+    "cka": cka,
+    "cka_unbiased": cka_unbiased,
+    "cknna": cknna,
+    "svcca": svcca,
+}
+
+
+def _check_metrics(metrics: Sequence[str] | None) -> list[str]:
+    metrics = list(METRICS) if metrics is None else list(metrics)
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        raise ValueError(f"unknown similarity metrics {unknown}; known: {sorted(METRICS)}")
+    return metrics
+
+
+def shuffled_null(metric: str, x, y, permutations: int = DEFAULT_PERMUTATIONS, seed: int = 0,
+                  k: int = DEFAULT_K, keep: float | int = DEFAULT_KEEP) -> np.ndarray:
+    """``metric`` (a name in :data:`METRICS`) on ``permutations`` random pairings of X's rows with Y's."""
+    return _compare(x, y, k, keep).null([metric], permutations, seed)[metric]
+
+
+def half_sample_interval(estimate: float, values: np.ndarray, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The estimate plus the central ``level`` quantiles of the centred half-sample values.
+
+    Deviations are scaled by sqrt(m / (n - m)) for halves of m = n // 2 concepts,
+    the delete-d jackknife's factor (1 for even n).
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"confidence level must be in (0, 1), not {level}")
+    m = n // 2
+    deviations = (values - values.mean()) * np.sqrt(m / (n - m))
+    low, high = np.quantile(deviations, [(1 - level) / 2, (1 + level) / 2])
+    return float(estimate + low), float(estimate + high)
+
+
+def bootstrap_ci(metric: str, x, y, n_boot: int = DEFAULT_BOOT, seed: int = 0, level: float = 0.95,
+                 k: int = DEFAULT_K, keep: float | int = DEFAULT_KEEP) -> tuple[float, float]:
+    """Confidence interval of ``metric`` over concepts from ``n_boot`` half-samples (see the module notes)."""
+    comparison = _compare(x, y, k, keep)
+    estimate = comparison.values([metric])[metric]
+    return half_sample_interval(estimate, comparison.half_samples([metric], n_boot, seed)[metric], comparison.n,
+                                level)
+
+
+# --------------------------------------------------------------------- records
+
+
+_NO_UNCERTAINTY = {"ci_low": None, "ci_high": None, "level": None, "n_boot": 0,
+                   "null_mean": None, "null_std": None, "null_p": None, "permutations": 0}
+
+
+def _uncertainty(comparison: Comparison, metrics: Sequence[str], values: Mapping[str, float], n_boot: int,
+                 permutations: int, level: float, seed: int) -> dict[str, dict]:
+    """Half-sample interval and shuffled-pairing null of each metric, as record fields."""
+    halves = comparison.half_samples(metrics, n_boot, seed) if n_boot else {}
+    null = comparison.null(metrics, permutations, seed + 1) if permutations else {}
+    fields = {}
+    for metric in metrics:
+        fields[metric] = dict(_NO_UNCERTAINTY)
+        if n_boot:
+            low, high = half_sample_interval(values[metric], halves[metric], comparison.n, level)
+            fields[metric].update(ci_low=low, ci_high=high, level=level, n_boot=n_boot)
+        if permutations:
+            chance = null[metric]
+            fields[metric].update(
+                null_mean=float(chance.mean()),
+                null_std=float(chance.std(ddof=1)) if permutations > 1 else None,
+                # the share of pairings (the observed one counted) scoring at least the observed value
+                null_p=float((1 + (chance >= values[metric]).sum()) / (1 + permutations)),
+                permutations=permutations,
+            )
+    return fields
+
+
+def layer_pair_records(
+    text_layers: Mapping[str, np.ndarray],
+    vision_layers: Mapping[str, np.ndarray],
+    metrics: Sequence[str] | None = None,
+    k: int = DEFAULT_K,
+    keep: float | int = DEFAULT_KEEP,
+    n_boot: int = DEFAULT_BOOT,
+    permutations: int = DEFAULT_PERMUTATIONS,
+    level: float = 0.95,
+    seed: int = 0,
+    uncertainty: str = "best",
+) -> list[dict]:
+    """Every metric for every (text layer, vision layer) pair, then the best pair per metric, in long format.
+
+    Each side's rows are scaled to unit length first, the project's cosine
+    convention (Huh et al. normalise before every metric too); X is the text side,
+    Y the vision side. Records have ``selection`` ``"layer_pair"`` (one per pair and
+    metric) or ``"best"`` (one per metric: its highest-scoring pair). ``uncertainty``:
+    ``"best"`` adds half-sample intervals and the shuffled-pairing null to each
+    metric's best pair, ``"all"`` to every pair. The best pair is chosen on the
+    concepts it is scored on, so with many layers its value is optimistic.
+    """
+    from .align import normalize_rows
+
+    metrics = _check_metrics(metrics)
+    if uncertainty not in ("best", "all"):
+        raise ValueError(f"uncertainty must be 'best' or 'all', not {uncertainty!r}")
+    text_rows = {str(layer): rows for layer, rows in text_layers.items()}
+    sizes = {len(rows) for rows in (*text_rows.values(), *vision_layers.values())}
+    if len(sizes) != 1:
+        raise ValueError(f"layers hold different numbers of concepts: {sorted(sizes)}")
+    (n_concepts,) = sizes
+
+    def text_space(layer: str) -> Space:
+        return Space(normalize_rows(text_rows[layer]), k, keep, f"text layer {layer}")
+
+    vision_spaces = {str(layer): Space(normalize_rows(rows), k, keep, f"vision layer {layer}")
+                     for layer, rows in vision_layers.items()}
+    values, fields = {}, {}
+    for text_layer in text_rows:
+        space = text_space(text_layer)
+        for vision_layer, vision_space in vision_spaces.items():
+            comparison = Comparison(space, vision_space)
+            values[text_layer, vision_layer] = comparison.values(metrics)
+            if uncertainty == "all":
+                fields[text_layer, vision_layer] = _uncertainty(comparison, metrics, values[text_layer, vision_layer],
+                                                                n_boot, permutations, level, seed)
+    best = {metric: max(values, key=lambda pair: np.nan_to_num(values[pair][metric], nan=-np.inf))
+            for metric in metrics}
+    if uncertainty == "best":
+        for pair in dict.fromkeys(best.values()):
+            comparison = Comparison(text_space(pair[0]), vision_spaces[pair[1]])
+            chosen = [metric for metric in metrics if best[metric] == pair]
+            fields[pair] = _uncertainty(comparison, chosen, values[pair], n_boot, permutations, level, seed)
+
+    def record(metric: str, pair: tuple[str, str], selection: str) -> dict:
+        return {"metric": metric, "value": values[pair][metric], "selection": selection,
+                "text_layer": pair[0], "vision_layer": pair[1], "n_concepts": n_concepts,
+                "k": k if metric in KNN_METRICS else None, "keep": keep if metric == "svcca" else None,
+                **fields.get(pair, {}).get(metric, _NO_UNCERTAINTY)}
+
+    return ([record(metric, pair, "layer_pair") for pair in values for metric in metrics]
+            + [record(metric, best[metric], "best") for metric in metrics])
+
+
+def concept_language_rows(language: np.ndarray, gold: Sequence[np.ndarray]) -> np.ndarray:
+    """One language row per concept: the mean of its aliases' unit-length rows, so each alias weighs the same."""
+    from .align import normalize_rows
+
+    rows = np.concatenate(gold)
+    starts = np.concatenate([[0], np.cumsum([len(g) for g in gold])[:-1]])
+    sums = np.add.reduceat(normalize_rows(language[rows].astype(np.float64)), starts, axis=0)
+    return (sums / np.array([len(g) for g in gold])[:, None]).astype(np.float32)
+
+
+def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict) -> list[dict]:
+    """Similarity metrics of one (language model, vision model) pair on a dictionary's shared concepts.
+
+    A concept's vision row is its store row, its language row the mean of its
+    aliases' rows (:func:`concept_language_rows`). ``spec`` may set ``metrics``,
+    ``k``, ``keep``, ``n_boot``, ``permutations``, ``level``, ``seed`` and
+    ``uncertainty`` (see :func:`layer_pair_records`).
+    """
+    from .align import concept_pair_identity, concept_pairs, require_same_dataset
+    from .data.concepts import read_dictionary
+    from .report import write_records
+    from .store import read_embeddings
+
+    text, vision = read_embeddings(text_path), read_embeddings(vision_path)
+    require_same_dataset(text, vision)
+    dictionary = read_dictionary(dictionary_path)
+    pairs = concept_pairs(vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts)
+    records = layer_pair_records(
+        {str(text.attrs["layer"]): concept_language_rows(pairs.language, pairs.gold)},
+        {str(vision.attrs["layer"]): pairs.vision},
+        **{key: spec[key] for key in ("metrics", "k", "keep", "n_boot", "permutations", "level", "seed",
+                                      "uncertainty") if key in spec},
+    )
+    return write_records(out, concept_pair_identity(text, vision, dictionary.name, "similarity"), records)

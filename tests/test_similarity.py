@@ -1,0 +1,283 @@
+import json
+
+import numpy as np
+import pytest
+
+from synesthesia import similarity
+from synesthesia.align import random_orthogonal
+from synesthesia.similarity import (
+    METRICS,
+    Comparison,
+    Space,
+    bootstrap_ci,
+    cka,
+    concept_language_rows,
+    cycle_knn,
+    half_samples,
+    layer_pair_records,
+    mutual_knn,
+    shuffled_null,
+    svcca,
+)
+
+# ---------------------------------------------------------------- naive n x n references
+
+
+def _cosines(z):
+    unit = z / np.linalg.norm(z, axis=1, keepdims=True)
+    return unit @ unit.T
+
+
+def _naive_neighbours(z, k):
+    """Each row's k nearest other rows by a full sort of the cosine matrix, ties to the lower index."""
+    sims = _cosines(z)
+    return [sorted((j for j in range(len(z)) if j != i), key=lambda j: (-sims[i, j], j))[:k] for i in range(len(z))]
+
+
+def _naive_mutual(x, y, k):
+    nx, ny = _naive_neighbours(x, k), _naive_neighbours(y, k)
+    return np.mean([len(set(a) & set(b)) / k for a, b in zip(nx, ny)])
+
+
+def _naive_cycle(x, y, k):
+    nx, ny = _naive_neighbours(x, k), _naive_neighbours(y, k)
+    return 0.5 * (np.mean([b[0] in a for a, b in zip(nx, ny)]) + np.mean([a[0] in b for a, b in zip(nx, ny)]))
+
+
+def _hsic_unbiased(K, L):
+    """Huh et al.'s reference hsic_unbiased, verbatim in numpy."""
+    m = len(K)
+    K, L = K.copy(), L.copy()
+    np.fill_diagonal(K, 0)
+    np.fill_diagonal(L, 0)
+    return ((K * L.T).sum() + K.sum() * L.sum() / ((m - 1) * (m - 2)) - 2 * (K @ L).sum() / (m - 2)) / (m * (m - 3))
+
+
+def _naive_cka(x, y, unbiased=False):
+    K, L = x @ x.T, y @ y.T  # raw features: the estimators centre (or are invariant to centring)
+    if unbiased:
+        return _hsic_unbiased(K, L) / np.sqrt(_hsic_unbiased(K, K) * _hsic_unbiased(L, L))
+    H = np.eye(len(x)) - 1 / len(x)
+
+    def hsic(a, b):
+        return np.trace(a @ H @ b @ H)
+
+    return hsic(K, L) / np.sqrt(hsic(K, K) * hsic(L, L))
+
+
+def _naive_cknna(x, y, k):
+    """Huh et al.'s reference cknna (unbiased, self excluded from the neighbours) with dense masks."""
+    K, L = _cosines(x), _cosines(y)
+
+    def mask(neighbours):
+        m = np.zeros_like(K)
+        for i, js in enumerate(neighbours):
+            m[i, js] = 1
+        return m
+
+    mask_k, mask_l = mask(_naive_neighbours(x, k)), mask(_naive_neighbours(y, k))
+    both = mask_k * mask_l
+    return _hsic_unbiased(both * K, both * L) / np.sqrt(
+        _hsic_unbiased(mask_k * K, mask_k * K) * _hsic_unbiased(mask_l * L, mask_l * L))
+
+
+def _naive_components(z, keep):
+    centred = z - z.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    if isinstance(keep, int):
+        r = keep
+    else:
+        r = int(np.searchsorted(np.cumsum(s ** 2) / (s ** 2).sum(), keep * (1 - 1e-12))) + 1
+    return centred @ vt[:r].T
+
+
+def _naive_cca(a, b):
+    ua = np.linalg.svd(a - a.mean(axis=0), full_matrices=False)[0]
+    ub = np.linalg.svd(b - b.mean(axis=0), full_matrices=False)[0]
+    return np.linalg.svd(ua.T @ ub, compute_uv=False).mean()
+
+
+def _naive_svcca(x, y, keep):
+    return _naive_cca(_naive_components(x, keep), _naive_components(y, keep))
+
+
+def _naive(metric, x, y, k):
+    return {"mutual_knn": lambda: _naive_mutual(x, y, k), "cycle_knn": lambda: _naive_cycle(x, y, k),
+            "cka": lambda: _naive_cka(x, y), "cka_unbiased": lambda: _naive_cka(x, y, unbiased=True),
+            "cknna": lambda: _naive_cknna(x, y, k), "svcca": lambda: _naive_svcca(x, y, 0.99)}[metric]()
+
+
+def _related(n=120, dx=10, dy=7, noise=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(size=(n, 4))
+    x = shared @ rng.normal(size=(4, dx)) + noise * rng.normal(size=(n, dx))
+    y = shared @ rng.normal(size=(4, dy)) + noise * rng.normal(size=(n, dy))
+    return x, y
+
+
+def _compare(x, y, k=similarity.DEFAULT_K, keep=similarity.DEFAULT_KEEP):
+    return Comparison(Space(x, k, keep), Space(y, k, keep))
+
+
+# ---------------------------------------------------------------- known answers
+
+
+def test_hand_example_mutual_and_cycle_knn():
+    def circle(degrees):
+        radians = np.radians(degrees)
+        return np.stack([np.cos(radians), np.sin(radians)], axis=1)
+
+    x, y = circle([0, 10, 30, 70]), circle([0, 40, 50, 95])
+    # nearest (k=1) by angle: X 0->1, 1->0, 2->1, 3->2; Y 0->1, 1->2, 2->1, 3->2: rows 0, 2, 3 agree
+    assert mutual_knn(x, y, k=1) == pytest.approx(3 / 4)
+    assert cycle_knn(x, y, k=1) == pytest.approx(3 / 4)
+    # k=2: X {1,2} {0,2} {1,0} {2,1}; Y {1,2} {2,0} {1,3} {2,1}: shares 2, 2, 1, 2 of 2
+    assert mutual_knn(x, y, k=2) == pytest.approx(3.5 / 4)
+
+
+def test_hand_example_one_dimensional_cka_is_squared_correlation_and_svcca_the_correlation():
+    x = np.array([[1.0], [2.0], [3.0], [4.0]])
+    y = np.array([[1.0], [3.0], [2.0], [4.0]])
+    # centred: (-1.5, -0.5, 0.5, 1.5) and (-1.5, 0.5, -0.5, 1.5): dot 4, norms^2 5 -> r = 0.8
+    assert cka(x, y) == pytest.approx(0.64)
+    assert svcca(x, y, keep=0.99) == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("metric", list(METRICS))
+def test_each_metric_matches_its_naive_computation_on_a_small_example(metric):
+    x, y = _related(n=5, dx=3, dy=3, seed=1)
+    values = _compare(x, y, k=2).values([metric])
+    assert values[metric] == pytest.approx(_naive(metric, x, y, 2), abs=1e-10)
+
+
+def test_blocked_results_equal_the_naive_full_matrices(monkeypatch):
+    monkeypatch.setattr(similarity, "_ROW_BLOCK", 7)
+    x, y = _related(n=40, seed=2)
+    values = _compare(x, y, k=5).values()
+    for metric in METRICS:
+        assert values[metric] == pytest.approx(_naive(metric, x, y, 5), abs=1e-10), metric
+
+
+@pytest.mark.parametrize("metric", list(METRICS))
+def test_a_space_against_itself_and_a_rotated_scaled_copy_scores_one(metric):
+    x, _ = _related(n=80, dx=12, seed=3)
+    copy = 2.5 * x @ random_orthogonal(12, 4)
+    assert _compare(x, x).values([metric])[metric] == pytest.approx(1.0, abs=1e-9)
+    assert _compare(x, copy).values([metric])[metric] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_cka_is_invariant_to_orthogonal_maps_and_isotropic_scaling_of_either_side():
+    x, y = _related(seed=5)
+    for unbiased in (False, True):
+        reference = cka(x, y, unbiased=unbiased)
+        assert reference < 0.99
+        assert cka(3.0 * x @ random_orthogonal(10, 1), y, unbiased=unbiased) == pytest.approx(reference, abs=1e-12)
+        assert cka(x, 0.2 * y @ random_orthogonal(7, 2), unbiased=unbiased) == pytest.approx(reference, abs=1e-12)
+
+
+def test_integer_svcca_components_match_the_dense_solution():
+    x, y = _related(n=200, dx=40, dy=30, noise=0.5, seed=6)
+    # 5 of 40 components goes through the iterative solver, 20 of 30 through the dense one
+    assert svcca(x, y, keep=5) == pytest.approx(_naive_svcca(x, y, 5), abs=1e-9)
+    assert svcca(x, y, keep=20) == pytest.approx(_naive_svcca(x, y, 20), abs=1e-9)
+
+
+def test_shuffled_pairing_gives_the_chance_level():
+    n, k = 300, 10
+    x, _ = _related(n=n, dx=16, seed=7)
+    y = x @ random_orthogonal(16, 8) + 0.3 * np.random.default_rng(9).normal(size=(n, 16))
+    null = _compare(x, y, k=k).null(permutations=30, seed=0)
+    assert np.mean(null["mutual_knn"]) == pytest.approx(k / (n - 1), abs=0.01)
+    assert np.mean(null["cycle_knn"]) == pytest.approx(k / (n - 1), abs=0.015)
+    assert abs(np.mean(null["cka_unbiased"])) < 0.01
+    assert abs(np.mean(null["cknna"])) < 0.05
+    # Linear CKA is the RV coefficient, whose mean over all pairings is known:
+    # tr(K~) tr(L~) / ((n - 1) ||K~||_F ||L~||_F) (Josse et al. 2008).
+    xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
+    expected = (xc ** 2).sum() * (yc ** 2).sum() / ((n - 1) * np.linalg.norm(xc.T @ xc) * np.linalg.norm(yc.T @ yc))
+    assert np.mean(null["cka"]) == pytest.approx(expected, rel=0.1)
+    # SVCCA's chance level is that of an unrelated space of the same shape
+    unrelated = np.random.default_rng(10).normal(size=(n, 16))
+    assert np.mean(null["svcca"]) == pytest.approx(svcca(x, unrelated), abs=0.05)
+    assert all(_compare(x, y, k=k).values()[metric] > np.max(null[metric]) for metric in METRICS)
+
+
+def test_shuffled_null_relabels_without_recomputing():
+    x, y = _related(n=60, seed=11)
+    values = shuffled_null("mutual_knn", x, y, permutations=3, seed=4)
+    first_pairing = np.random.default_rng(4).permutation(60)
+    assert values[0] == pytest.approx(_naive_mutual(x, y[first_pairing], 10))
+
+
+# ---------------------------------------------------------------- half-samples
+
+
+def test_half_samples_are_halves_without_replacement():
+    members = half_samples(11, 4, seed=0)
+    assert members.shape == (4, 11) and set(np.unique(members)) == {0.0, 1.0}
+    assert (members.sum(axis=1) == 5).all()
+
+
+def test_a_half_sample_scores_as_the_naive_metrics_on_its_rows(monkeypatch):
+    monkeypatch.setattr(similarity, "_ROW_BLOCK", 9)
+    x, y = _related(n=50, seed=12)
+    comparison = _compare(x, y, k=4)
+    members = half_samples(50, 2, seed=3)
+    got = comparison.half_samples(count=2, seed=3)
+    for i, rows in enumerate(members > 0):
+        for metric in ("mutual_knn", "cycle_knn", "cka", "cka_unbiased", "cknna"):
+            assert got[metric][i] == pytest.approx(_naive(metric, x[rows], y[rows], 4), abs=1e-9), metric
+        # SVCCA keeps the components fitted on all concepts
+        fixed = _naive_cca(_naive_components(x, 0.99)[rows], _naive_components(y, 0.99)[rows])
+        assert got["svcca"][i] == pytest.approx(fixed, abs=1e-9)
+
+
+def test_interval_surrounds_the_estimate_and_narrows_with_more_concepts():
+    widths = []
+    for n in (100, 400):
+        x, y = _related(n=n, seed=13)
+        for metric in METRICS:
+            low, high = bootstrap_ci(metric, x, y, n_boot=40, seed=0)
+            assert low <= _compare(x, y).values([metric])[metric] <= high, metric
+        low, high = bootstrap_ci("cka", x, y, n_boot=40, seed=0)
+        widths.append(high - low)
+    assert widths[1] < widths[0]
+
+
+# ---------------------------------------------------------------- records and errors
+
+
+def test_layer_pairs_records_every_pair_and_the_best_with_uncertainty():
+    x, y = _related(n=120, seed=14)
+    rng = np.random.default_rng(15)
+    records = layer_pair_records({"0": rng.normal(size=(120, 10)), "1": x}, {"a": y, "b": rng.normal(size=(120, 7))},
+                                 n_boot=20, permutations=5)
+    assert len(records) == 4 * len(METRICS) + len(METRICS)
+    best = [r for r in records if r["selection"] == "best"]
+    assert {(r["text_layer"], r["vision_layer"]) for r in best} == {("1", "a")}
+    for r in best:
+        assert r["ci_low"] <= r["value"] <= r["ci_high"] and r["null_mean"] < r["value"]
+        assert r["n_concepts"] == 120 and r["permutations"] == 5 and r["n_boot"] == 20
+    others = [r for r in records if r["selection"] == "layer_pair" and r["text_layer"] == "0"]
+    assert all(r["ci_low"] is None and r["null_mean"] is None for r in others)
+    json.dumps(records)
+
+
+def test_concept_language_rows_average_unit_alias_rows():
+    language = np.array([[3.0, 4.0], [0.0, 2.0], [5.0, 0.0]])
+    rows = concept_language_rows(language, [np.array([0, 1]), np.array([2])])
+    np.testing.assert_allclose(rows, [[0.3, 0.9], [1.0, 0.0]], rtol=1e-6)
+
+
+def test_errors_name_what_is_wrong():
+    x, y = _related(n=30)
+    with pytest.raises(ValueError, match="row-aligned"):
+        mutual_knn(x, y[:20])
+    with pytest.raises(ValueError, match="unknown similarity metrics"):
+        shuffled_null("procrustes", x, y)
+    with pytest.raises(ValueError, match="non-finite"):
+        cka(np.where(np.eye(30, 10) > 0, np.nan, x), y)
+    with pytest.raises(ValueError, match="k=10"):
+        mutual_knn(x[:8], y[:8])
+    with pytest.raises(ValueError, match="keep"):
+        svcca(x, y, keep=1.5)
