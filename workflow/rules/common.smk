@@ -11,6 +11,8 @@ from synesthesia.versions import (
     PROBE_VERSION,
     SIMILARITY_VERSION,
     T2I_CACHE_VERSION,
+    T2I_GENERATE_VERSION,
+    T2I_METRICS_VERSION,
     T2I_TRAIN_VERSION,
 )
 

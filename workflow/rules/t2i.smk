@@ -101,6 +101,7 @@ rule t2i_generate:
     params:
         generator=get_generator_params,
         batch_size=config["embed"]["batch_size"],
+        version=T2I_GENERATE_VERSION,
     log:
         "logs/t2i_generate/{dataset}/{encoder}.log",
     benchmark:
@@ -120,6 +121,7 @@ rule t2i_metrics:
         "results/t2i/{dataset}/metrics/{encoder}.json",
     params:
         spec=get_t2i_metrics_params,
+        version=T2I_METRICS_VERSION,
     log:
         "logs/t2i_metrics/{dataset}/{encoder}.log",
     benchmark:
