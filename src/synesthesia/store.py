@@ -61,6 +61,32 @@ def _canonical(spec: dict) -> str:
     return json.dumps(spec, sort_keys=True, default=str)
 
 
+def open_partial(partial: Path, ids: list[str], spec: str, n_units: int, log) -> h5py.File:
+    """The ``.partial`` file of a resumable extraction: the one on disk when it was started
+    with the same ``spec`` and ids (its ``done`` mask says what is left), else a new one."""
+    if partial.exists():
+        try:
+            f = open_hdf5(partial, "a")
+            same = (f.attrs.get("spec") == spec and f["done"].shape == (n_units,)
+                    and list(f["ids"].asstr()[:]) == ids)
+        except (OSError, KeyError) as err:
+            log(f"Unreadable partial file {partial} ({err}); starting over.")
+            same, f = False, None
+        if same:
+            log(f"Resuming {partial}: {int(f['done'][:].sum())}/{n_units} units already done.")
+            return f
+        if f is not None:
+            f.close()
+            log(f"Partial file {partial} was started with another spec or items; starting over.")
+        partial.unlink()
+    f = open_hdf5(partial, "w")
+    f.create_dataset("ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype("utf-8"))
+    f.create_dataset("done", data=np.zeros(n_units, dtype=bool))
+    f.attrs["spec"] = spec
+    f.flush()
+    return f
+
+
 class PartialStore:
     """A resumable extraction target for ``n_units`` vectors.
 
@@ -91,31 +117,10 @@ class PartialStore:
         self.file = self._open(log)
 
     def _open(self, log) -> h5py.File:
-        if self.partial.exists():
-            try:
-                f = open_hdf5(self.partial, "a")
-                same = (
-                    f.attrs.get("spec") == self._spec
-                    and f["done"].shape == (self.n_units,)
-                    and list(f["ids"].asstr()[:]) == self.ids
-                )
-            except (OSError, KeyError) as err:
-                log(f"Unreadable partial file {self.partial} ({err}); starting over.")
-                same, f = False, None
-            if same:
-                log(f"Resuming {self.partial}: {int(f['done'][:].sum())}/{self.n_units} units already done.")
-                return f
-            if f is not None:
-                f.close()
-                log(f"Partial file {self.partial} was started with another spec or items; starting over.")
-            self.partial.unlink()
-        f = open_hdf5(self.partial, "w")
-        f.create_dataset("ids", data=np.array(self.ids, dtype=object), dtype=h5py.string_dtype("utf-8"))
-        f.create_dataset("done", data=np.zeros(self.n_units, dtype=bool))
-        if self.owners is not None:
+        f = open_partial(self.partial, self.ids, self._spec, self.n_units, log)
+        if self.owners is not None and "owner" not in f:
             f.create_dataset("owner", data=self.owners)
-        f.attrs["spec"] = self._spec
-        f.flush()
+            f.flush()
         return f
 
     def done_mask(self) -> np.ndarray:

@@ -172,19 +172,22 @@ def get_similarity_params(wildcards):
     return canonical(CONCEPTS["similarity"])
 
 
-def _pair_results(stage):
+def _pair_results(stage, experiment):
+    """Input function: the stage's result of every (text model, vision model) pair of the experiment."""
+
     def inputs(wildcards):
         return expand(f"results/{stage}/{{dataset}}/{{text_model}}__{{vision_model}}.json",
-                      dataset=wildcards.dataset, text_model=CONCEPTS["text_models"],
-                      vision_model=CONCEPTS["vision_models"])
+                      dataset=wildcards.dataset, text_model=experiment["text_models"],
+                      vision_model=experiment["vision_models"])
 
     return inputs
 
 
-get_concept_scores = _pair_results("align")
-get_factor_scores = _pair_results("factors")
-get_train_fraction_scores = _pair_results("train_fractions")
-get_similarity_scores = _pair_results("similarity")
+get_retrieval_scores = _pair_results("retrieval", RETRIEVAL)
+get_concept_scores = _pair_results("align", CONCEPTS)
+get_factor_scores = _pair_results("factors", CONCEPTS)
+get_train_fraction_scores = _pair_results("train_fractions", CONCEPTS)
+get_similarity_scores = _pair_results("similarity", CONCEPTS)
 
 
 def get_dictionary_params(wildcards):
@@ -207,15 +210,6 @@ def get_concept_images_params(wildcards):
 
 def get_concept_pair(wildcards):
     return {**get_retrieval_pair(wildcards), "dictionary": get_dataset_dictionary(wildcards)}
-
-
-def get_retrieval_scores(wildcards):
-    return expand(
-        "results/retrieval/{dataset}/{text_model}__{vision_model}.json",
-        dataset=wildcards.dataset,
-        text_model=RETRIEVAL["text_models"],
-        vision_model=RETRIEVAL["vision_models"],
-    )
 
 
 def get_glue_source(wildcards):

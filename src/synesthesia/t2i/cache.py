@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-import h5py
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -29,7 +28,7 @@ from tqdm import tqdm
 from ..data.tables import IMAGES, TEXT, table_hash
 from ..embed import check_finite, sequential_batches
 from ..models.base import Encoder
-from ..store import IncompleteStoreError, _attr_value, _canonical, open_hdf5, partial_path
+from ..store import IncompleteStoreError, _attr_value, _canonical, open_hdf5, open_partial, partial_path
 from .data import image_array, read_pairs, read_split
 from ..versions import T2I_CACHE_VERSION
 from .generator import Generator
@@ -48,26 +47,7 @@ class _CacheWriter:
         self.ids = list(ids)
         self._spec = _canonical(spec)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = self._open()
-
-    def _open(self) -> h5py.File:
-        if self.partial.exists():
-            try:
-                f = open_hdf5(self.partial, "a")
-                if f.attrs.get("spec") == self._spec and list(f["ids"].asstr()[:]) == self.ids:
-                    log.info("Resuming %s: %d/%d done.", self.partial, int(f["done"][:].sum()), len(self.ids))
-                    return f
-                f.close()
-                log.info("Partial file %s was started with another spec or items; starting over.", self.partial)
-            except (OSError, KeyError) as err:
-                log.info("Unreadable partial file %s (%s); starting over.", self.partial, err)
-            self.partial.unlink()
-        f = open_hdf5(self.partial, "w")
-        f.create_dataset("ids", data=np.array(self.ids, dtype=object), dtype=h5py.string_dtype("utf-8"))
-        f.create_dataset("done", data=np.zeros(len(self.ids), dtype=bool))
-        f.attrs["spec"] = self._spec
-        f.flush()
-        return f
+        self.file = open_partial(self.partial, self.ids, self._spec, len(self.ids), log.info)
 
     def todo(self, batch_size: int) -> list[np.ndarray]:
         done = self.file["done"][:]
