@@ -29,7 +29,7 @@ import time
 import tracemalloc
 
 TEXT_DIM, VISION_DIM, LATENT = 4096, 2048, 256
-PROJECT = ["mutual_knn", "cycle_knn", "cka", "cka_unbiased", "cknna", "svcca", "svcca@64"]
+PROJECT = ["mutual_knn", "nn_in_knn", "cycle_knn", "cka", "cka_unbiased", "cknna", "svcca", "svcca@64"]
 BASELINES = {"mutual_knn": "dense_mutual_knn", "cka": "dense_cka", "cknna": "dense_cknna"}
 
 
@@ -126,7 +126,7 @@ def uncertainty(x, y):
     from synesthesia.similarity import Comparison, Space
 
     comparison = Comparison(Space(x, keep=64), Space(y, keep=64))
-    metrics = ["mutual_knn", "cycle_knn", "cka", "cka_unbiased", "cknna", "svcca"]
+    metrics = ["mutual_knn", "nn_in_knn", "cycle_knn", "cka", "cka_unbiased", "cknna", "svcca"]
     comparison.values(metrics)
     start = time.perf_counter()
     comparison.null(metrics, permutations=10)

@@ -5,4 +5,4 @@ from synesthesia.similarity import score_similarity
 
 log_to_file(snakemake.log[0])
 score_similarity(snakemake.input.text, snakemake.input.vision, snakemake.input.dictionary, snakemake.output[0],
-                 json.loads(snakemake.params.spec))
+                 json.loads(snakemake.params.spec), tables=(snakemake.input.text_table, snakemake.input.vision_table))

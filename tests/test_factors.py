@@ -12,6 +12,7 @@ from synesthesia.factors import (
     binned_precision,
     breakdown_records,
     concept_bins,
+    count_frequency_bins,
     dispersion,
     frequency_bins,
     polysemy_bins,
@@ -59,6 +60,9 @@ def test_bins_of_known_values():
     assert polysemy_bins([1, 2, 3, 4, 17, 0, None]).tolist() == ["1", "2-3", "2-3", "4+", "4+", None, None]
     assert frequency_bins([7.0, 3.77, 3.76, 1.96, 1.95, 0.0, None]).tolist() == [
         "1-10000", "1-10000", "10001-100000", "10001-100000", ">100000", ">100000", None]
+    # The study's corpus counts: above 23,928 / 727 to 23,928 / below 727.
+    assert count_frequency_bins([10**6, 23_929, 23_928, 727, 726, 0, None]).tolist() == [
+        "1-10000", "1-10000", "10001-100000", "10001-100000", ">100000", ">100000", None]
 
 
 def test_frequency_floors_are_wordfreqs_ranks_10000_and_100000():
@@ -88,6 +92,23 @@ def test_head_alias_is_the_first_one_with_a_language_row():
     bins = concept_bins(pairs, alias_ids, metadata)
     assert bins["polysemy"][0] == "4+" and bins["frequency"][0] == ">100000"
     assert set(bins) == {"polysemy", "frequency"}
+
+
+def test_frequency_bins_come_from_the_studys_counts_when_the_dictionary_has_them():
+    vision, vision_ids, language, alias_ids, dictionary = _planted(n_concepts=4)
+    pairs = concept_pairs(vision, vision_ids, language, alias_ids, dictionary)
+    heads = [alias_ids[g[0]] for g in pairs.gold]
+    zipf_only = {alias: {"polysemy": 1, "zipf": 5.0} for alias in alias_ids}
+    counted = {alias: {**meta, "count": 100} for alias, meta in zipf_only.items()}
+    counted[heads[1]]["count"] = None  # not in the study's table: no bin
+    assert concept_bins(pairs, alias_ids, zipf_only)["frequency"].tolist() == ["1-10000"] * 4
+    assert concept_bins(pairs, alias_ids, counted)["frequency"].tolist() == [">100000", None, ">100000", ">100000"]
+    assert concept_bins(pairs, alias_ids, counted, frequency="wordfreq")["frequency"].tolist() == ["1-10000"] * 4
+    assert concept_bins(pairs, alias_ids, counted, frequency="study")["frequency"][0] == ">100000"
+    with pytest.raises(ValueError, match="frequency: study needs .*`frequencies: "):
+        concept_bins(pairs, alias_ids, zipf_only, frequency="study")
+    with pytest.raises(ValueError, match="frequency must be one of"):
+        concept_bins(pairs, alias_ids, counted, frequency="zipf")
 
 
 def test_planted_rotation_scores_every_bin_near_one_and_chance_near_zero():
@@ -149,7 +170,8 @@ def test_score_factors_writes_binned_records_from_stores(tmp_path):
                          {**common, "model": "vis"})
     text_path = _store(tmp_path / "t.h5", alias_ids, language_items, np.repeat(np.arange(len(alias_ids)), 2),
                        {**common, "model": "txt"})
-    metadata = {alias: {"polysemy": 1 + len(alias) % 4, "zipf": 2.0 + len(alias) % 3} for alias in alias_ids}
+    metadata = {alias: {"polysemy": 1 + len(alias) % 4, "zipf": 2.0 + len(alias) % 3, "count": 10 ** (9 - len(alias))}
+                for alias in alias_ids}
     dictionary_path = write_dictionary(ConceptDictionary("planted", "test", dictionary, metadata),
                                        tmp_path / "dictionary.json")
     spec = {"ks": [1, 5], "splits": 2, "train_fraction": 0.7, "csls_k": 5, "seed": 0, "n_boot": 10,
@@ -159,3 +181,12 @@ def test_score_factors_writes_binned_records_from_stores(tmp_path):
                                               "language_dispersion"}
     assert all(r["text_model"] == "txt" and r["dictionary"] == "planted" for r in records)
     assert json.loads((tmp_path / "out.json").read_text()) == json.loads(json.dumps(records))
+    # Counts (the study's bins) by default; `frequency: wordfreq` bins the same concepts by Zipf instead.
+    sizes = {}
+    for source in (None, "wordfreq"):
+        records = score_factors(str(text_path), str(vision_path), str(dictionary_path), str(tmp_path / "out.json"),
+                                {**spec, "n_boot": 0, "permutations": 0, "splits": 1,
+                                 **({"frequency": source} if source else {})})
+        sizes[source] = {r["bin"]: r["n_bin"] for r in records
+                         if r["factor"] == "frequency" and r["k"] == 1 and r["retrieval"] == "nn"}
+    assert sizes[None] != sizes["wordfreq"] and sum(sizes[None].values()) == sum(sizes["wordfreq"].values())

@@ -85,5 +85,10 @@ def test_plan_of_an_added_model_lists_only_its_jobs(demo_run, tmp_path, capsys):
     costs = result["costs"].set_index("model")
     assert list(costs.index) == ["minilm-again"]
     assert costs.loc["minilm-again", "parameters"] == 22_713_216 and costs.loc["minilm-again", "dim"] == 384
+    # The demo's corpus: 56 aliases and 32 words no concept has, 5 template sentences each.
+    concepts = result["concepts"].set_index("dataset").loc["shapes-concepts"]
+    assert (concepts["candidates"], concepts["words"], concepts["sentences"]) == ("corpus", 88, 440)
+    assert (concepts["extra_words"], concepts["extra_sentences"]) == (32, 160)
     assert main(["plan", "--configfile", str(configfile), "-d", str(demo_run), "-s", str(ROOT / "Snakefile")]) == 0
-    assert "minilm-again" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "minilm-again" in out and "extra_sentences" in out

@@ -12,7 +12,7 @@ def _concept_records():
                 for k in (1, 10, 100):
                     rows.append({"dataset": "d", "dictionary": "x", "text_model": text, "vision_model": "vit",
                                  "text_family": "bert", "vision_family": "vit", "text_parameters": params,
-                                 "vision_parameters": 5, "control": control, "retrieval": "csls",
+                                 "vision_parameters": 5, "n_candidates": 40, "control": control, "retrieval": "csls",
                                  "metric": "precision", "k": k,
                                  "value": value * (params / 10 if control == "none" else 0.1)})
     return pd.DataFrame(rows)

@@ -16,6 +16,7 @@ from synesthesia.similarity import (
     half_samples,
     layer_pair_records,
     mutual_knn,
+    nn_in_knn,
     shuffled_null,
     svcca,
 )
@@ -39,9 +40,24 @@ def _naive_mutual(x, y, k):
     return np.mean([len(set(a) & set(b)) / k for a, b in zip(nx, ny)])
 
 
-def _naive_cycle(x, y, k):
+def _naive_nn_in_knn(x, y, k):
     nx, ny = _naive_neighbours(x, k), _naive_neighbours(y, k)
     return 0.5 * (np.mean([b[0] in a for a, b in zip(nx, ny)]) + np.mean([a[0] in b for a, b in zip(nx, ny)]))
+
+
+def _platonic_knn(feats, topk):
+    """platonic-rep's compute_nearest_neighbors on L2-normalised rows, in numpy (stable: ties to the lower index)."""
+    unit = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -1e8)
+    return np.argsort(-sims, axis=1, kind="stable")[:, :topk]
+
+
+def _platonic_cycle_knn(feats_a, feats_b, topk):
+    """platonic-rep's AlignmentMetrics.cycle_knn: compute_knn_accuracy(knn_A[knn_B]), dense, in numpy."""
+    knn_a, knn_b = _platonic_knn(feats_a, topk), _platonic_knn(feats_b, topk)
+    n = len(knn_a)
+    return float((knn_a[knn_b] == np.arange(n)[:, None, None]).reshape(n, -1).max(axis=1).mean())
 
 
 def _hsic_unbiased(K, L):
@@ -102,7 +118,9 @@ def _naive_svcca(x, y, keep):
 
 
 def _naive(metric, x, y, k):
-    return {"mutual_knn": lambda: _naive_mutual(x, y, k), "cycle_knn": lambda: _naive_cycle(x, y, k),
+    return {"mutual_knn": lambda: _naive_mutual(x, y, k), "nn_in_knn": lambda: _naive_nn_in_knn(x, y, k),
+            # the project's cycle_knn(x, y) is platonic-rep's cycle_knn(feats_A=y, feats_B=x)
+            "cycle_knn": lambda: _platonic_cycle_knn(y, x, k),
             "cka": lambda: _naive_cka(x, y), "cka_unbiased": lambda: _naive_cka(x, y, unbiased=True),
             "cknna": lambda: _naive_cknna(x, y, k), "svcca": lambda: _naive_svcca(x, y, 0.99)}[metric]()
 
@@ -122,17 +140,39 @@ def _compare(x, y, k=similarity.DEFAULT_K, keep=similarity.DEFAULT_KEEP):
 # ---------------------------------------------------------------- known answers
 
 
-def test_hand_example_mutual_and_cycle_knn():
-    def circle(degrees):
-        radians = np.radians(degrees)
-        return np.stack([np.cos(radians), np.sin(radians)], axis=1)
+def _circle(degrees):
+    radians = np.radians(degrees)
+    return np.stack([np.cos(radians), np.sin(radians)], axis=1)
 
-    x, y = circle([0, 10, 30, 70]), circle([0, 40, 50, 95])
+
+def test_hand_example_mutual_and_nn_in_knn():
+    x, y = _circle([0, 10, 30, 70]), _circle([0, 40, 50, 95])
     # nearest (k=1) by angle: X 0->1, 1->0, 2->1, 3->2; Y 0->1, 1->2, 2->1, 3->2: rows 0, 2, 3 agree
     assert mutual_knn(x, y, k=1) == pytest.approx(3 / 4)
-    assert cycle_knn(x, y, k=1) == pytest.approx(3 / 4)
+    assert nn_in_knn(x, y, k=1) == pytest.approx(3 / 4)
     # k=2: X {1,2} {0,2} {1,0} {2,1}; Y {1,2} {2,0} {1,3} {2,1}: shares 2, 2, 1, 2 of 2
     assert mutual_knn(x, y, k=2) == pytest.approx(3.5 / 4)
+
+
+def test_hand_example_cycle_knn_is_platonic_reps_with_x_as_feats_b():
+    # Points on the unit circle, so cosine order is angle order (all gaps below 180 degrees).
+    x, y = _circle([0, 10, 30, 70, 120]), _circle([0, 40, 50, 65, 100])
+    # k nearest by angle (N1: k=1, N2: k=2):
+    #   X: 0 {1} {1,2}   1 {0} {0,2}   2 {1} {1,0}   3 {2} {2,4}   4 {3} {3,2}
+    #   Y: 0 {1} {1,2}   1 {2} {2,3}   2 {1} {1,3}   3 {2} {2,1}   4 {3} {3,2}
+    # platonic-rep's cycle_knn(feats_A=y, feats_B=x): concept i counts if i is in N_Y(j) for some j in N_X(i).
+    # k=1: 0: N_Y(1)={2} no; 1: N_Y(0)={1} yes; 2: N_Y(1)={2} yes; 3: N_Y(2)={1} no; 4: N_Y(3)={2} no -> 2/5
+    assert cycle_knn(x, y, k=1) == pytest.approx(0.4)
+    # k=2: 0: N_Y(1)={2,3}, N_Y(2)={1,3} no; 1: N_Y(0)={1,2} yes; 2: N_Y(1)={2,3} yes;
+    #      3: N_Y(2)={1,3} yes; 4: N_Y(3)={2,1}, N_Y(2)={1,3} no -> 3/5
+    assert cycle_knn(x, y, k=2) == pytest.approx(0.6)
+    # Swapped (i in N_X(j) for some j in N_Y(i)), k=2: 0: N_X(1)={0,2} yes; 1: N_X(2)={1,0} yes;
+    #   2: N_X(1) yes; 3: N_X(2)={1,0}, N_X(1)={0,2} no; 4: N_X(3)={2,4} yes -> 4/5: the metric is not symmetric.
+    assert cycle_knn(y, x, k=2) == pytest.approx(0.8)
+    # A space against itself, k=1: i counts if its nearest's nearest is i: 0->1->0 and 1->0->1 only -> 2/5
+    assert cycle_knn(x, x, k=1) == pytest.approx(0.4)
+    for k, expected in ((1, 0.4), (2, 0.6)):
+        assert _platonic_cycle_knn(y, x, k) == pytest.approx(expected)
 
 
 def test_hand_example_one_dimensional_cka_is_squared_correlation_and_svcca_the_correlation():
@@ -158,12 +198,43 @@ def test_blocked_results_equal_the_naive_full_matrices(monkeypatch):
         assert values[metric] == pytest.approx(_naive(metric, x, y, 5), abs=1e-10), metric
 
 
-@pytest.mark.parametrize("metric", list(METRICS))
+@pytest.mark.parametrize("metric", [metric for metric in METRICS if metric != "cycle_knn"])
 def test_a_space_against_itself_and_a_rotated_scaled_copy_scores_one(metric):
     x, _ = _related(n=80, dx=12, seed=3)
     copy = 2.5 * x @ random_orthogonal(12, 4)
     assert _compare(x, x).values([metric])[metric] == pytest.approx(1.0, abs=1e-9)
     assert _compare(x, copy).values([metric])[metric] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_cycle_knn_of_a_space_with_itself_is_the_share_with_a_mutual_neighbour():
+    # Not 1 in general: a concept whose k nearest all have k nearer others of their own does not count.
+    x, _ = _related(n=80, dx=12, seed=3)
+    copy = 2.5 * x @ random_orthogonal(12, 4)
+    for k in (1, 3, 10):
+        neighbours = _naive_neighbours(x, k)
+        mutual = np.mean([any(i in neighbours[j] for j in neighbours[i]) for i in range(len(x))])
+        assert cycle_knn(x, x, k=k) == pytest.approx(mutual, abs=1e-12)
+        assert cycle_knn(x, copy, k=k) == pytest.approx(mutual, abs=1e-12)
+    assert cycle_knn(x, x, k=1) < 1
+
+
+def test_cycle_knn_matches_platonic_reps_dense_formula_on_all_concepts_halves_and_shuffles(monkeypatch):
+    monkeypatch.setattr(similarity, "_ROW_BLOCK", 13)
+    n = 90
+    x, y = _related(n=n, dx=12, dy=9, noise=0.8, seed=21)
+    for k in (1, 4, 10):
+        comparison = _compare(x, y, k=k)
+        assert comparison.values(["cycle_knn"])["cycle_knn"] == pytest.approx(_platonic_cycle_knn(y, x, k), abs=1e-12)
+        halves = comparison.half_samples(["cycle_knn"], count=3, seed=k)["cycle_knn"]
+        for value, rows in zip(halves, half_samples(n, 3, seed=k) > 0):
+            # neighbours sought among the half's concepts only
+            assert value == pytest.approx(_platonic_cycle_knn(y[rows], x[rows], k), abs=1e-12)
+        null = comparison.null(["cycle_knn"], permutations=3, seed=k)["cycle_knn"]
+        rng = np.random.default_rng(k)
+        for value in null:
+            assert value == pytest.approx(_platonic_cycle_knn(y[rng.permutation(n)], x, k), abs=1e-12)
+    # the direction matters: at k=10 the swapped formula gives another value on these data
+    assert _platonic_cycle_knn(x, y, 10) != pytest.approx(cycle_knn(x, y, k=10), abs=1e-6)
 
 
 def test_cka_is_invariant_to_orthogonal_maps_and_isotropic_scaling_of_either_side():
@@ -188,7 +259,9 @@ def test_shuffled_pairing_gives_the_chance_level():
     y = x @ random_orthogonal(16, 8) + 0.3 * np.random.default_rng(9).normal(size=(n, 16))
     null = _compare(x, y, k=k).null(permutations=30, seed=0)
     assert np.mean(null["mutual_knn"]) == pytest.approx(k / (n - 1), abs=0.01)
-    assert np.mean(null["cycle_knn"]) == pytest.approx(k / (n - 1), abs=0.015)
+    assert np.mean(null["nn_in_knn"]) == pytest.approx(k / (n - 1), abs=0.015)
+    # i counts if it is among the k nearest of any of k unrelated concepts: about 1 - (1 - k / (n - 1))^k
+    assert np.mean(null["cycle_knn"]) == pytest.approx(1 - (1 - k / (n - 1)) ** k, abs=0.03)
     assert abs(np.mean(null["cka_unbiased"])) < 0.01
     assert abs(np.mean(null["cknna"])) < 0.05
     # Linear CKA is the RV coefficient, whose mean over all pairings is known:
@@ -225,7 +298,7 @@ def test_a_half_sample_scores_as_the_naive_metrics_on_its_rows(monkeypatch):
     members = half_samples(50, 2, seed=3)
     got = comparison.half_samples(count=2, seed=3)
     for i, rows in enumerate(members > 0):
-        for metric in ("mutual_knn", "cycle_knn", "cka", "cka_unbiased", "cknna"):
+        for metric in ("mutual_knn", "nn_in_knn", "cycle_knn", "cka", "cka_unbiased", "cknna"):
             assert got[metric][i] == pytest.approx(_naive(metric, x[rows], y[rows], 4), abs=1e-9), metric
         # SVCCA keeps the components fitted on all concepts
         fixed = _naive_cca(_naive_components(x, 0.99)[rows], _naive_components(y, 0.99)[rows])

@@ -63,14 +63,16 @@ def test_demo_aligns_concepts_with_every_pair_and_controls_near_chance(demo_run)
         (t, v) for t in concepts["text_models"] for v in concepts["vision_models"]
     }
     assert set(table.control) == {"none", "shuffled", "random_map"} and set(table.retrieval) == {"nn", "csls"}
-    # 12 test concepts, 56 aliases, 1.4 aliases per concept: chance P@10 is about 10 * 1.4 / 56
+    # 12 test concepts, 1.4 aliases per concept among 88 candidate words (the 56 aliases and 32 other
+    # corpus words): chance P@10 is about 10 * 1.4 / 88
+    assert set(table.n_candidates) == {88}
     chance = table[(table.control != "none") & (table.k == 10)]["mean"].mean()
-    assert abs(chance - 10 * 1.4 / 56) < 0.1
+    assert abs(chance - 10 * 1.4 / 88) < 0.1
     summary = pd.read_csv(demo_run / "results/tables/concepts_shapes-concepts_summary.csv")
     assert list(summary.text_model) == sorted(concepts["text_models"])
     assert (demo_run / "results/figures/concepts_shapes-concepts_by_size.png").stat().st_size > 0
     words = read_embeddings(demo_run / "results/embeddings/shapes-concepts/minilm.h5", items=True)
-    assert len(words.ids) == 56 and len(words.items) == 56 * 5 and words.attrs["word_pooling"] == "mean"
+    assert len(words.ids) == 88 and len(words.items) == 88 * 5 and words.attrs["word_pooling"] == "mean"
     images = read_embeddings(demo_run / "results/embeddings/shapes-concepts/tiny-vit.h5", items=True)
     assert len(images.ids) == 40 and len(images.items) == 40 * 4
 
@@ -188,8 +190,8 @@ def test_demo_breaks_concept_alignment_down_and_compares_the_spaces(demo_run):
     assert sorted(fractions.train_fraction.unique()) == concepts["train_fractions"]
     similarity = pd.read_csv(demo_run / "results/tables/concept_similarity_shapes-concepts.csv")
     best = similarity[similarity.selection == "best"]
-    assert set(best.metric) == {"mutual_knn", "cycle_knn", "cka", "cka_unbiased", "cknna", "svcca"}
-    assert len(best) == 6 * len(pairs) and best["n_concepts"].eq(40).all()
+    assert set(best.metric) == {"mutual_knn", "nn_in_knn", "cycle_knn", "cka", "cka_unbiased", "cknna", "svcca"}
+    assert len(best) == 7 * len(pairs) and best["n_concepts"].eq(40).all()
     assert (best.ci_low <= best.ci_high).all() and best[["null_mean", "null_std"]].notna().all().all()
     for figure in ("concept_factors", "concept_train_fractions", "concept_similarity"):
         assert (demo_run / f"results/figures/{figure}_shapes-concepts.png").stat().st_size > 0

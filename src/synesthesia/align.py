@@ -13,6 +13,15 @@ from typing import Sequence
 import numpy as np
 
 _QUERY_BLOCK = 2048
+# Score blocks hold at most this many query x candidate entries (64 MB in float32),
+# so ranking among the ~79k words of the study's corpus stays bounded in memory.
+_BLOCK_ENTRIES = 1 << 24
+PREPROCESSING = ("project", "study")
+
+
+def query_block(n_candidates: int) -> int:
+    """Query rows per score block against ``n_candidates`` candidates."""
+    return max(1, min(_QUERY_BLOCK, _BLOCK_ENTRIES // max(n_candidates, 1)))
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -35,7 +44,7 @@ def retrieval_ranks(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """
     queries, candidates = normalize_rows(queries), normalize_rows(candidates)
     gold = [np.array([i]) for i in range(len(queries))]
-    return best_gold_ranks(lambda start, stop: queries[start:stop] @ candidates.T, len(queries), gold)
+    return best_gold_ranks(lambda start, stop: queries[start:stop] @ candidates.T, len(queries), gold, len(candidates))
 
 
 def recall_at_k(ranks: np.ndarray, ks: Sequence[int]) -> dict[int, float]:
@@ -100,18 +109,18 @@ def retrieval_records(
     return records
 
 
-def score_retrieval(text_path: str, vision_path: str, out: str, spec: dict) -> list[dict]:
+def score_retrieval(text_path: str, vision_path: str, out: str, spec: dict,
+                    tables: Sequence[str] | None = None) -> list[dict]:
     """Score one (text model, vision model) pair of a dataset into a long-format JSON."""
     from .report import write_records
-    from .store import read_embeddings, require_same_ids
+    from .store import require_same_ids
 
-    text, vision = read_embeddings(text_path), read_embeddings(vision_path)
+    text, vision = read_pair(text_path, vision_path, tables)
     require_same_ids(text, vision)
     records = retrieval_records(
         text.vectors, vision.vectors, spec["ks"], spec["splits"], spec["train_fraction"], spec["ridge"], spec["seed"]
     )
     return write_records(out, {**pair_identity(text, vision), "method": "ridge"}, records)
-    return records
 
 
 # --- Concept alignment (second study): PCA + orthogonal Procrustes, NN and CSLS retrieval ---
@@ -146,25 +155,27 @@ def mean_top_k_similarity(queries: np.ndarray, candidates: np.ndarray, k: int) -
     """For each query row, the mean cosine of its k most similar candidates (unit rows in)."""
     k = min(k, len(candidates))
     out = np.empty(len(queries), dtype=np.float64)
-    for start in range(0, len(queries), _QUERY_BLOCK):
-        block = queries[start:start + _QUERY_BLOCK] @ candidates.T
+    rows = query_block(len(candidates))
+    for start in range(0, len(queries), rows):
+        block = queries[start:start + rows] @ candidates.T
         top = np.partition(block, block.shape[1] - k, axis=1)[:, -k:]
         out[start:start + len(block)] = top.mean(axis=1)
     return out
 
 
-def best_gold_ranks(scores_fn, n_queries: int, gold: list[np.ndarray]) -> np.ndarray:
+def best_gold_ranks(scores_fn, n_queries: int, gold: list[np.ndarray], n_candidates: int = 0) -> np.ndarray:
     """Rank (0 = best) of each query's best-scoring gold candidate.
 
     Ties with non-gold candidates count against the query. ``scores_fn(start, stop)``
     returns the (stop - start) x n_candidates score block, so the full query x
-    candidate matrix never exists at once.
+    candidate matrix never exists at once (blocks shrink as ``n_candidates`` grows).
     """
     width = max(len(g) for g in gold)
     padded = np.array([np.pad(g, (0, width - len(g)), mode="edge") for g in gold])  # repeats keep max/ties exact
     ranks = np.empty(n_queries, dtype=np.int64)
-    for start in range(0, n_queries, _QUERY_BLOCK):
-        stop = min(start + _QUERY_BLOCK, n_queries)
+    rows = query_block(n_candidates)
+    for start in range(0, n_queries, rows):
+        stop = min(start + rows, n_queries)
         block = scores_fn(start, stop)
         gold_scores = np.take_along_axis(block, padded[start:stop], axis=1)
         best = gold_scores.max(axis=1, keepdims=True)
@@ -186,13 +197,33 @@ class _Space:
         return z if self.basis is None else normalize_rows(z @ self.basis)
 
 
-def shared_spaces(vision: np.ndarray, language: np.ndarray, gold: list[np.ndarray], train: np.ndarray):
-    """Both spaces centred and normalised on training concepts, the larger one reduced by PCA.
+def _study_space(rows: np.ndarray, dim: int) -> np.ndarray:
+    """The study's preprocessing of one space: PCA to ``dim`` fitted on all rows, then centred.
 
-    Fitted on the training concepts' rows and their aliases' rows only, so no test
-    concept shapes the spaces; the common dimension is the smaller space's (or the
-    number of training rows, if fewer).
+    As its code ran it: scikit-learn's PCA (centred, not whitened) over every row of
+    the embedding file, test concepts and all corpus words included, then MUSE's
+    ``normalize_embeddings="center"``; rows keep their norms until retrieval.
     """
+    centred = rows - rows.mean(axis=0)
+    if dim < rows.shape[1]:
+        centred = centred @ pca_basis(centred, dim)
+    return centred - centred.mean(axis=0)
+
+
+def shared_spaces(vision: np.ndarray, language: np.ndarray, gold: list[np.ndarray], train: np.ndarray,
+                  preprocess: str = "project"):
+    """Both spaces in a common dimension, the larger one reduced by PCA.
+
+    ``project``: centred and normalised on the training concepts, PCA fitted on the
+    training concepts' rows and their aliases' rows only, so no test concept shapes
+    the spaces; the common dimension is the smaller space's (or the number of
+    training rows, if fewer). ``study``: as the study's code did (:func:`_study_space`).
+    """
+    if preprocess == "study":
+        dim = min(vision.shape[1], language.shape[1], len(vision), len(language))
+        return _study_space(vision, dim), _study_space(language, dim)
+    if preprocess != "project":
+        raise ValueError(f"preprocess must be one of {PREPROCESSING}, not {preprocess!r}")
     train_aliases = np.unique(np.concatenate([gold[i] for i in train]))
     dim = min(vision.shape[1], language.shape[1], len(train), len(train_aliases))
     return _Space(vision[train], dim)(vision), _Space(language[train_aliases], dim)(language)
@@ -215,24 +246,27 @@ def rank_aliases(mapped: np.ndarray, candidates: np.ndarray, gold: list[np.ndarr
     """Best-gold-alias rank of each test concept among all aliases, by nearest neighbour and CSLS.
 
     CSLS (Conneau et al., 2018) subtracts each side's mean similarity to its k
-    nearest neighbours, so hubs near many queries stop winning by default; the
-    candidates' neighbourhoods are taken among all mapped concepts.
+    nearest neighbours, so hubs near many queries stop winning by default; as in
+    MUSE, a query's neighbourhood is taken among all candidates and a candidate's
+    among all mapped concepts. Rows are compared by cosine (normalised here).
     """
+    mapped, candidates = normalize_rows(mapped), normalize_rows(candidates)
     queries = mapped[test]
     test_gold = [gold[i] for i in test]
     query_density = mean_top_k_similarity(queries, candidates, csls_k)
     candidate_density = mean_top_k_similarity(candidates, mapped, csls_k)
     return {
-        "nn": best_gold_ranks(lambda a, b: queries[a:b] @ candidates.T, len(test), test_gold),
+        "nn": best_gold_ranks(lambda a, b: queries[a:b] @ candidates.T, len(test), test_gold, len(candidates)),
         "csls": best_gold_ranks(
             lambda a, b: 2 * queries[a:b] @ candidates.T - query_density[a:b, None] - candidate_density[None, :],
-            len(test), test_gold,
+            len(test), test_gold, len(candidates),
         ),
     }
 
 
 def align_concepts(vision: np.ndarray, language: np.ndarray, gold: list[np.ndarray], train: np.ndarray,
-                   test: np.ndarray, csls_k: int, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+                   test: np.ndarray, csls_k: int, seed: int = 0,
+                   preprocess: str = "project") -> dict[str, dict[str, np.ndarray]]:
     """Procrustes from vision to language on ``train``, and the two controls; ranks per control and retrieval.
 
     ``vision`` has one row per concept, ``language`` one per alias, ``gold[i]`` the
@@ -240,7 +274,7 @@ def align_concepts(vision: np.ndarray, language: np.ndarray, gold: list[np.ndarr
     concepts paired with other concepts' aliases, ``random_map`` uses a random
     orthogonal map; both give the chance level.
     """
-    vision_z, language_z = shared_spaces(vision, language, gold, train)
+    vision_z, language_z = shared_spaces(vision, language, gold, train, preprocess)
     random_map = random_orthogonal(vision_z.shape[1], seed).astype(vision_z.dtype)
     return {
         "none": procrustes_ranks(vision_z, language_z, gold, train, test, csls_k),
@@ -292,16 +326,48 @@ def concept_pairs(vision: np.ndarray, vision_ids: list[str], language: np.ndarra
                         vision_rows)
 
 
-def split_ranks(pairs: ConceptPairs, splits: int, train_fraction: float, csls_k: int, seed: int):
+def fold_indices(concepts: list[str], fold: tuple[Sequence[str], Sequence[str]], where: str):
+    """A published fold's training and test concepts as indices into ``concepts``.
+
+    Concepts the stores lack are left out of the fold; a scored concept the fold does
+    not place is an error, since it would silently leave the test set.
+    """
+    train_keys, test_keys = set(fold[0]), set(fold[1])
+    unplaced = [key for key in concepts if key not in train_keys and key not in test_keys]
+    if unplaced:
+        raise ValueError(f"{where}: {len(unplaced)} scored concepts are in neither its training nor its test "
+                         f"part, e.g. {unplaced[:3]}: the folds belong to another dictionary")
+    train = np.array([i for i, key in enumerate(concepts) if key in train_keys], dtype=np.int64)
+    test = np.array([i for i, key in enumerate(concepts) if key in test_keys], dtype=np.int64)
+    if not len(train) or not len(test):
+        raise ValueError(f"{where}: no training or no test concept has both a vision and an alias row")
+    return train, test
+
+
+def concept_splits(pairs: ConceptPairs, splits, train_fraction: float, seed: int):
+    """``(split, train, test)`` per split: ``splits`` seeded random splits (an int), or published folds.
+
+    Folds are a list of ``(training keys, test keys)``, as a dictionary with the
+    study's folds carries them (:attr:`synesthesia.data.concepts.ConceptDictionary.folds`).
+    """
+    if isinstance(splits, int):
+        for split in range(splits):
+            yield (split, *split_indices(len(pairs.concepts), train_fraction, seed + split))
+        return
+    for split, fold in enumerate(splits):
+        yield (split, *fold_indices(pairs.concepts, fold, f"published fold {split + 1}"))
+
+
+def split_ranks(pairs: ConceptPairs, splits, train_fraction: float, csls_k: int, seed: int,
+                preprocess: str = "project"):
     """Per split: ``(split, train, test, ranks)``, ranks as :func:`align_concepts` returns them.
 
     ``train`` and ``test`` index ``pairs.concepts``; ``ranks[control][retrieval][j]``
     is the best-gold rank of test concept ``pairs.concepts[test[j]]``.
     """
-    for split in range(splits):
-        train, test = split_indices(len(pairs.concepts), train_fraction, seed + split)
+    for split, train, test in concept_splits(pairs, splits, train_fraction, seed):
         yield split, train, test, align_concepts(pairs.vision, pairs.language, pairs.gold, train, test, csls_k,
-                                                 seed + split)
+                                                 seed + split, preprocess)
 
 
 def concept_alignment_records(
@@ -315,15 +381,18 @@ def concept_alignment_records(
     train_fraction: float,
     csls_k: int,
     seed: int,
+    preprocess: str = "project",
 ) -> list[dict]:
     """P@k of vision->language concept retrieval per split, retrieval and control, in long format.
 
     Concepts are the dictionary's synsets that have a vision row and at least one
-    alias row; a hit at k is any of the synset's aliases among the k best of all aliases.
+    alias row; a hit at k is any of the synset's aliases among the k best of all the
+    language store's words (the candidates: the dictionary's aliases, or every word
+    of the sentence corpus). ``splits``: a number of seeded splits, or published folds.
     """
     pairs = concept_pairs(vision, vision_ids, language, alias_ids, dictionary)
     records = []
-    for split, _, test, ranks in split_ranks(pairs, splits, train_fraction, csls_k, seed):
+    for split, _, test, ranks in split_ranks(pairs, splits, train_fraction, csls_k, seed, preprocess):
         for control, by_retrieval in ranks.items():
             for retrieval, rank in by_retrieval.items():
                 for k, value in recall_at_k(rank, ks).items():
@@ -334,25 +403,69 @@ def concept_alignment_records(
     return records
 
 
-def score_concepts(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict) -> list[dict]:
+def score_concepts(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict,
+                   tables: Sequence[str] | None = None) -> list[dict]:
     """Score one (language model, vision model) pair of a concept dataset into a long-format JSON."""
     from .data.concepts import read_dictionary
     from .report import write_records
-    from .store import read_embeddings
 
-    text, vision = read_embeddings(text_path), read_embeddings(vision_path)
-    require_same_dataset(text, vision)
+    text, vision = read_pair(text_path, vision_path, tables)
     dictionary = read_dictionary(dictionary_path)
     records = concept_alignment_records(
         vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts,
-        spec["ks"], spec["splits"], spec["train_fraction"], spec["csls_k"], spec["seed"],
+        spec["ks"], resolve_splits(spec["splits"], dictionary, dictionary_path), spec["train_fraction"],
+        spec["csls_k"], spec["seed"], spec["preprocess"],
     )
     return write_records(out, concept_pair_identity(text, vision, dictionary.name, "procrustes"), records)
 
 
+def resolve_splits(setting, dictionary, dictionary_path: str):
+    """The ``splits`` setting as :func:`concept_splits` takes it: a count, or the dictionary's published folds."""
+    if isinstance(setting, int):
+        return setting
+    if not dictionary.folds:
+        raise ValueError(f"{dictionary_path}: `splits: {{source: published}}` needs the study's folds, and "
+                         f"dictionary {dictionary.name!r} has none (use a `source: study` dictionary, or `splits: 5`)")
+    return dictionary.folds
+
+
 def require_same_dataset(text, vision) -> None:
     if text.attrs["dataset"] != vision.attrs["dataset"]:
-        raise ValueError(f"{text.path} and {vision.path} embed different datasets")
+        raise ValueError(f"{text.path} embeds dataset {str(text.attrs['dataset'])!r} but {vision.path} embeds "
+                         f"{str(vision.attrs['dataset'])!r}")
+
+
+def require_current_table(store, table: str) -> None:
+    """Refuse a store made from another version of its dataset table than the one on disk now.
+
+    Each store records ``dataset_hash``, the hash of the table it embedded; a table
+    rewritten since (a new corpus, other images) with the old store kept would pair
+    vectors with the wrong items and still give plausible numbers.
+    """
+    from .data.tables import table_hash
+    from .store import StoreMismatchError
+
+    recorded, current = str(store.attrs.get("dataset_hash", "")), table_hash(table)
+    if recorded != current:
+        raise StoreMismatchError(
+            f"{store.path} was extracted from another version of {table} (dataset_hash {recorded or 'missing'}, "
+            f"the table now {current}); delete the store and rerun the workflow to re-extract it"
+        )
+
+
+def read_pair(text_path: str, vision_path: str, tables: Sequence[str] | None = None, items: bool = False):
+    """A pair's two stores, refused unless they embed the same dataset, each as its ``tables`` entry is now.
+
+    ``tables``: the (text table, image table) the stores were extracted from; the
+    workflow always passes them.
+    """
+    from .store import read_embeddings
+
+    text, vision = read_embeddings(text_path, items=items), read_embeddings(vision_path, items=items)
+    require_same_dataset(text, vision)
+    for store, table in zip((text, vision), tables or ()):
+        require_current_table(store, table)
+    return text, vision
 
 
 def concept_pair_identity(text, vision, dictionary: str, method: str) -> dict:

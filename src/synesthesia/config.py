@@ -126,6 +126,28 @@ def _check_experiments(config: dict) -> None:
                 f"config: datasets.{name}.dictionary: dictionary {dataset['dictionary']!r} is not defined "
                 "under `dictionaries`"
             )
+    for name in config["dictionaries"]:
+        vocabulary_corpus(config, name)
+
+
+def vocabulary_corpus(config: dict, dictionary: str) -> dict | None:
+    """The sentence corpus whose words a built dictionary keeps, or None when it needs none.
+
+    A dictionary built from WordNet without `vocabulary:` keeps the words its concept
+    datasets have sentences for, as the study kept the words of its corpus; those
+    datasets must then read one corpus.
+    """
+    spec = config["dictionaries"][dictionary]
+    if spec["source"] != "imagenet21k" or spec.get("vocabulary"):
+        return None
+    corpora = {canonical(dataset["sentences"]) for dataset in config["datasets"].values()
+               if dataset["source"] == "concepts" and dataset["dictionary"] == dictionary}
+    if len(corpora) > 1:
+        raise ConfigError(
+            f"config: dictionaries.{dictionary}: its concept datasets read different sentence corpora; "
+            "set `vocabulary:` (a file of words, one per line) to say which words the dictionary keeps"
+        )
+    return json.loads(corpora.pop()) if corpora else None
 
 
 def _check_t2i(spec: dict, datasets: dict) -> None:

@@ -131,13 +131,42 @@ def model_costs(jobs: pd.DataFrame, config: dict, workdir: Path, footprint=None)
         f"{rate:.3g} s per item and parameter ({basis}), or a model's own time per item where it ran here")
 
 
+def concept_candidates(config: dict, workdir: Path) -> pd.DataFrame:
+    """Per concept dataset: its candidate words and sentences, and what the words beyond the dictionary add.
+
+    With ``candidates: corpus`` every corpus word is embedded in its sentences, so each
+    text model's extraction grows by the extra words' sentences; known once the
+    dataset's text table (and dictionary) are prepared.
+    """
+    from .data.concepts import read_dictionary
+
+    rows = []
+    for name, spec in config["datasets"].items():
+        if spec["source"] != "concepts":
+            continue
+        row = {"dataset": name, "candidates": spec["candidates"], "words": None, "sentences": None,
+               "extra_words": None, "extra_sentences": None}
+        table = workdir / "data" / name / table_for("text")
+        if table.exists():
+            ids = pd.read_csv(table, sep="\t", usecols=["id"], dtype=str, keep_default_na=False)["id"]
+            row.update(words=ids.nunique(), sentences=len(ids))
+            dictionary = workdir / "data" / "dictionaries" / f"{spec['dictionary']}.json"
+            if dictionary.exists():
+                extra = ~ids.isin(set(read_dictionary(dictionary).aliases))
+                row.update(extra_words=ids[extra].nunique(), extra_sentences=int(extra.sum()))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["dataset", "candidates", "words", "sentences", "extra_words",
+                                       "extra_sentences"])
+
+
 def plan(snakefile: Path, configfile: Path, workdir: Path, footprint=None) -> dict[str, pd.DataFrame | str]:
     config = validate_config(load_yaml(configfile), snakefile.parent / "workflow/schemas/config.schema.yaml",
                              root=workdir)
     summary = dry_run_summary(snakefile, configfile, workdir)
     jobs = embedding_jobs(summary)
     costs, rate = model_costs(jobs, config, workdir, footprint)
-    return {"embeddings": jobs, "scores": score_counts(summary), "costs": costs, "rate": rate}
+    return {"embeddings": jobs, "scores": score_counts(summary), "costs": costs, "rate": rate,
+            "concepts": concept_candidates(config, workdir)}
 
 
 def render(result: dict) -> str:
@@ -153,6 +182,11 @@ def render(result: dict) -> str:
         f"Cost of the embeddings that would run, at {result['rate']}:",
         costs.to_string(index=False, na_rep="?", float_format=lambda x: f"{x:.3g}") if len(costs) else "(none)",
     ]
+    concepts = result.get("concepts")
+    if concepts is not None and len(concepts):
+        lines += ["", "Concept datasets: candidate words embedded in context per text model (extra = corpus words "
+                  "no concept has; ? = not prepared yet):",
+                  concepts.to_string(index=False, na_rep="?", float_format=lambda x: f"{x:.0f}")]
     if len(costs):
         lines.append(f"Total: {costs['gpu_hours'].sum():.3g} GPU-hours, {costs['cpu_hours'].sum():.3g} CPU-hours, "
                      f"{costs['disk_gb'].sum():.3g} GB")

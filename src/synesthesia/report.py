@@ -10,7 +10,7 @@ import pandas as pd
 
 RETRIEVAL_GROUP = ["dataset", "text_model", "vision_model", "control", "metric", "k"]
 CONCEPT_GROUP = ["dataset", "dictionary", "text_model", "vision_model", "text_family", "vision_family",
-                 "text_parameters", "vision_parameters", "control", "retrieval", "metric", "k"]
+                 "text_parameters", "vision_parameters", "n_candidates", "control", "retrieval", "metric", "k"]
 SUMMARY_KS = (1, 10, 100)
 
 

@@ -2,16 +2,21 @@
 
 ``X`` (n x d1) and ``Y`` (n x d2) are row-aligned: row ``i`` of both describes
 concept ``i``. Every metric shares one convention: higher = more similar, a space
-compared with itself (or with a rotated copy of itself) scores 1, and a shuffled
-pairing of the rows gives the chance level (see :func:`shuffled_null`).
+compared with itself (or with a rotated copy of itself) scores 1 (all but
+``cycle_knn``, see below), and a shuffled pairing of the rows gives the chance
+level (see :func:`shuffled_null`).
 
 - ``mutual_knn`` (Huh et al. 2024, "The Platonic Representation Hypothesis"): the
   fraction of a concept's k nearest neighbours (cosine, the concept itself
   excluded) that are the same in both spaces, averaged over concepts.
-- ``cycle_knn``: the fraction of concepts whose nearest neighbour in one space is
-  among their k nearest in the other, averaged over both directions (defined so
-  that identical spaces score 1; Huh et al.'s own cycle_knn is below 1 for
-  identical spaces, since a concept's neighbour need not count it as a neighbour).
+- ``nn_in_knn``: the fraction of concepts whose nearest neighbour in one space is
+  among their k nearest in the other, averaged over both directions (identical
+  spaces score 1). Called ``cycle_knn`` here before SIMILARITY_VERSION 2.
+- ``cycle_knn`` (Huh et al. 2024, platonic-rep's metrics.py): the fraction of
+  concepts that are among the Y-space k nearest neighbours of at least one of
+  their X-space k nearest neighbours. Not symmetric: X = language, Y = vision
+  (as :func:`layer_pair_records` passes them) is platonic-rep's direction. Below 1
+  for identical spaces, since a concept's neighbours need not count it as theirs.
 - ``cka`` / ``cka_unbiased``: linear CKA (Kornblith et al. 2019) on column-centred
   features, with the biased HSIC or Song et al.'s (2012) unbiased estimator.
 - ``cknna`` (Huh et al. 2024): unbiased CKA of the cosine kernels restricted to
@@ -35,12 +40,13 @@ over half-samples estimates its spread over samples of all n concepts (the
 delete-half jackknife; Shao & Wu 1989), while the half-sample values' centre
 moves with the sample size (k neighbours among n/2 concepts reach further than
 among n), so intervals are the full-sample value plus the centred half-sample
-quantiles. In a simulation (800 concepts, 60 draws, k = 10) the half-sample
-spread matched the true spread of both CKAs and overstated the k-NN metrics' by
-14-28%; the with-replacement bootstrap (copies kept out of their own lists)
-overstated them by 11-72% and put cycle_knn's centre two standard deviations
-low. SVCCA keeps the principal components fitted on all concepts and recomputes
-the canonical correlations on each half.
+quantiles. In a simulation (800 concepts, 60 draws, k = 10; it predates the
+present cycle_knn) the half-sample spread matched the true spread of both CKAs
+and overstated the k-NN metrics' by 14-28%; the with-replacement bootstrap
+(copies kept out of their own lists) overstated them by 11-72% and put
+nn_in_knn's (then named cycle_knn) centre two standard deviations low. SVCCA
+keeps the principal components fitted on all concepts and recomputes the
+canonical correlations on each half.
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ _MIN_DEPTH = 64
 # found iteratively; above it the dense eigendecomposition is as fast.
 _ITERATIVE_SHARE = 0.25
 
-KNN_METRICS = ("mutual_knn", "cycle_knn", "cknna")
+KNN_METRICS = ("mutual_knn", "nn_in_knn", "cycle_knn", "cknna")
 CKA_METRICS = ("cka", "cka_unbiased")
 
 
@@ -114,12 +120,17 @@ def cosine_neighbours(x: np.ndarray, depth: int) -> Neighbours:
     return Neighbours(index, cosine, _reverse_positions(index))
 
 
-def _reverse_positions(index: np.ndarray) -> np.ndarray:
-    """Where each row stands in the list of each of its neighbours, -1 if not listed."""
+def _reverse_positions(index: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
+    """Where each row stands in the list of each of its neighbours, -1 if not listed.
+
+    With ``other`` (another space's lists of the same rows): where row ``i`` stands
+    in ``other``'s list of each of its neighbours in ``index``.
+    """
+    other = index if other is None else other
     reverse = np.empty_like(index)
     for start in range(0, len(index), _ROW_BLOCK):
         stop = min(start + _ROW_BLOCK, len(index))
-        their_lists = index[index[start:stop]]
+        their_lists = other[index[start:stop]]
         match = their_lists == np.arange(start, stop)[:, None, None]
         reverse[start:stop] = np.where(match.any(axis=2), match.argmax(axis=2), -1)
     return reverse
@@ -273,6 +284,11 @@ class _Graph:
     def y_in_x(self) -> np.ndarray:
         return _positions(self.y.index, self.x.index)
 
+    @cached_property
+    def x_back_in_y(self) -> np.ndarray:
+        """``[i, s]``: where row ``i`` stands in Y's list of its ``s``-th X-neighbour, -1 if not listed."""
+        return _reverse_positions(self.x.index, self.y.index)
+
     def shuffled(self, permutation: np.ndarray) -> _Graph:
         """The graph of X against Y[permutation]: Y's lists relabelled, no cosine recomputed."""
         return _Graph(self.k, self.x, self.y.reordered(permutation))
@@ -294,11 +310,26 @@ def _at(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return np.where(positions >= 0, np.take_along_axis(values, np.maximum(positions, 0), axis=1), 0)
 
 
-def _cycle(first: np.ndarray, other: np.ndarray, first_in_other: np.ndarray, members: np.ndarray) -> float:
+def _nearest_in_knn(first: np.ndarray, other: np.ndarray, first_in_other: np.ndarray, members: np.ndarray) -> float:
     """Share of sampled concepts whose nearest neighbour by ``first``'s slots is among ``other``'s slots."""
     nearest = np.argmax(first > 0, axis=1)[:, None]
     hit = _at(other, np.take_along_axis(first_in_other, nearest, axis=1))[:, 0] > 0
     return float(members @ hit / members.sum())
+
+
+def _cycle(first_index: np.ndarray, first: np.ndarray, other: np.ndarray, back: np.ndarray,
+           members: np.ndarray) -> float:
+    """Share of sampled concepts among the ``other``-space k nearest of at least one of their ``first``-space k nearest.
+
+    ``first`` and ``other`` are the spaces' slots (:func:`_slots`), ``first_index``
+    the first space's lists and ``back[i, s]`` where row ``i`` stands in the other
+    space's list of ``first_index[i, s]``. A row's k nearest within the sample all
+    lie in its list (:func:`_slots` checks), so a row not listed is not among them.
+    """
+    listed = (first > 0) & (back >= 0)
+    closes = np.zeros(first.shape, dtype=bool)
+    closes[listed] = other[first_index[listed], back[listed]] > 0
+    return float(members @ closes.any(axis=1) / members.sum())
 
 
 def _masked_hsic(index: np.ndarray, reverse: np.ndarray, a: np.ndarray, b: np.ndarray,
@@ -324,9 +355,12 @@ def _knn_scores(graph: _Graph, members: np.ndarray, metrics: Sequence[str]) -> d
     k, x, y = graph.k, graph.x, graph.y
     x_slots, y_slots = _slots(x.index, members, k), _slots(y.index, members, k)
     scores = {}
+    if "nn_in_knn" in metrics:
+        scores["nn_in_knn"] = 0.5 * (_nearest_in_knn(y_slots, x_slots, graph.y_in_x, members)
+                                     + _nearest_in_knn(x_slots, y_slots, graph.x_in_y, members))
     if "cycle_knn" in metrics:
-        scores["cycle_knn"] = 0.5 * (_cycle(y_slots, x_slots, graph.y_in_x, members)
-                                     + _cycle(x_slots, y_slots, graph.x_in_y, members))
+        # platonic-rep's cycle_knn(feats_A=Y, feats_B=X): X's neighbours first, then Y's
+        scores["cycle_knn"] = _cycle(x.index, x_slots, y_slots, graph.x_back_in_y, members)
     if {"mutual_knn", "cknna"} & set(metrics):
         mutual = np.minimum(x_slots, _at(y_slots, graph.x_in_y))
         scores["mutual_knn"] = float(members @ mutual.sum(axis=1) / (k * members.sum()))
@@ -518,11 +552,29 @@ def mutual_knn(x, y, k: int = DEFAULT_K) -> float:
     return _compare(x, y, k=k).values(["mutual_knn"])["mutual_knn"]
 
 
-def cycle_knn(x, y, k: int = DEFAULT_K) -> float:
+def nn_in_knn(x, y, k: int = DEFAULT_K) -> float:
     """Share of concepts whose nearest neighbour in Y is among their k nearest in X, averaged with X and Y swapped.
 
-    The cycle: from a concept to its nearest neighbour in Y, across the pairing to
-    X, where it closes if that neighbour is within the concept's k nearest.
+    From a concept to its nearest neighbour in Y, across the pairing to X, where it
+    counts if that neighbour is within the concept's k nearest. Symmetric in X and
+    Y, and 1 for identical spaces. This was the project's ``cycle_knn`` before
+    SIMILARITY_VERSION 2; Huh et al.'s cycle_knn is :func:`cycle_knn`.
+    """
+    return _compare(x, y, k=k).values(["nn_in_knn"])["nn_in_knn"]
+
+
+def cycle_knn(x, y, k: int = DEFAULT_K) -> float:
+    """Huh et al.'s cycle_knn: share of concepts among the Y-space k nearest of at least one of their X-space k nearest.
+
+    Concept i counts if i is in N_Y(j) for some j in N_X(i), N the k nearest other
+    concepts by cosine. platonic-rep's ``AlignmentMetrics.cycle_knn(feats_A,
+    feats_B, topk)`` is ``compute_knn_accuracy(knn_A[knn_B])``: B's neighbours
+    first, then A's; this is it with feats_A = Y and feats_B = X. Not symmetric:
+    with the stage's X = language and Y = vision it is the direction of
+    platonic-rep's measure_alignment.py (run with modality_x = language, modality_y
+    = vision, it passes the vision features as feats_A), "LLM nearest neighbors ->
+    LVM nearest neighbors". Below 1 for identical spaces: there it is the share of
+    concepts with at least one mutual k-nearest neighbour.
     """
     return _compare(x, y, k=k).values(["cycle_knn"])["cycle_knn"]
 
@@ -563,6 +615,7 @@ def svcca(x, y, keep: float | int = DEFAULT_KEEP) -> float:
 
 METRICS: dict[str, Callable[..., float]] = {
     "mutual_knn": mutual_knn,
+    "nn_in_knn": nn_in_knn,
     "cycle_knn": cycle_knn,
     "cka": cka,
     "cka_unbiased": cka_unbiased,
@@ -713,7 +766,8 @@ def concept_language_rows(language: np.ndarray, gold: Sequence[np.ndarray]) -> n
     return (sums / np.array([len(g) for g in gold])[:, None]).astype(np.float32)
 
 
-def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict) -> list[dict]:
+def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict,
+                     tables: Sequence[str] | None = None) -> list[dict]:
     """Similarity metrics of one (language model, vision model) pair on a dictionary's shared concepts.
 
     A concept's vision row is its store row, its language row the mean of its
@@ -721,13 +775,11 @@ def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out
     ``k``, ``keep``, ``n_boot``, ``permutations``, ``level``, ``seed`` and
     ``uncertainty`` (see :func:`layer_pair_records`).
     """
-    from .align import concept_pair_identity, concept_pairs, require_same_dataset
+    from .align import concept_pair_identity, concept_pairs, read_pair
     from .data.concepts import read_dictionary
     from .report import write_records
-    from .store import read_embeddings
 
-    text, vision = read_embeddings(text_path), read_embeddings(vision_path)
-    require_same_dataset(text, vision)
+    text, vision = read_pair(text_path, vision_path, tables)
     dictionary = read_dictionary(dictionary_path)
     pairs = concept_pairs(vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts)
     records = layer_pair_records(

@@ -1,7 +1,7 @@
 import math
 import re
 
-from synesthesia.config import canonical, model_spec, tiny_model_dir
+from synesthesia.config import canonical, model_spec, tiny_model_dir, vocabulary_corpus
 from synesthesia.data.tables import table_for
 from synesthesia.t2i import REFERENCE_ENCODER
 from synesthesia.versions import (
@@ -139,9 +139,12 @@ def rule_resources(rule_name, gpus=0):
 
 
 def get_retrieval_pair(wildcards):
+    """Both stores of a pair and the tables they embedded (scoring checks each store against its table)."""
     return {
         "text": f"results/embeddings/{wildcards.dataset}/{wildcards.text_model}.h5",
         "vision": f"results/embeddings/{wildcards.dataset}/{wildcards.vision_model}.h5",
+        "text_table": f"data/{wildcards.dataset}/{table_for('text')}",
+        "vision_table": f"data/{wildcards.dataset}/{table_for('vision')}",
     }
 
 
@@ -200,7 +203,16 @@ def get_dataset_dictionary(wildcards):
 
 def get_sentences_params(wildcards):
     spec = DATASETS[wildcards.dataset]
-    return canonical({key: spec[key] for key in ("dictionary", "per_alias", "max_words", "sentences")})
+    return canonical({key: spec[key] for key in ("dictionary", "candidates", "per_alias", "max_words", "sentences")})
+
+
+def get_dictionary_input(wildcards):
+    corpus = vocabulary_corpus(config, wildcards.dictionary)
+    return {"vocabulary": f"data/dictionaries/{wildcards.dictionary}.vocabulary.txt"} if corpus else {}
+
+
+def get_vocabulary_corpus_params(wildcards):
+    return canonical(vocabulary_corpus(config, wildcards.dictionary))
 
 
 def get_concept_images_params(wildcards):

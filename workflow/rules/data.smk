@@ -16,12 +16,35 @@ rule prepare_captions:
         "../../scripts/prepare_captions.py"
 
 
+# The dictionary may download (WordNet, the study's files): on a cluster it runs where the workflow does.
+localrules:
+    dictionary,
+
+
+rule corpus_vocabulary:
+    output:
+        "data/dictionaries/{dictionary}.vocabulary.txt",
+    params:
+        corpus=get_vocabulary_corpus_params,
+    log:
+        "logs/corpus_vocabulary/{dictionary}.log",
+    resources:
+        **rule_resources("concept_sentences"),
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../../scripts/corpus_vocabulary.py"
+
+
 rule dictionary:
+    input:
+        unpack(get_dictionary_input),
     output:
         "data/dictionaries/{dictionary}.json",
     params:
         dictionary=get_dictionary_params,
         wordnet_dir="resources/nltk_data/{dictionary}",
+        study_dir="resources/vlca",
     log:
         "logs/dictionary/{dictionary}.log",
     resources:

@@ -15,7 +15,11 @@ The rule output is one JSON file (:func:`write_dictionary`, :func:`read_dictiona
 
     {"schema_version": 1, "name": "imagenet21k", "source": "...",
      "concepts": {"n01557185": ["thrush"], ...},
-     "aliases": {"thrush": {"polysemy": 5, "zipf": 3.12}, ...}}
+     "aliases": {"thrush": {"polysemy": 5, "zipf": 3.12, "count": 6107}, ...}}
+
+``count`` (an alias's count in the study's frequency table, null where the table
+lacks it) is there when the dictionary's config names the table (``frequencies:``,
+:func:`synesthesia.data.vlca.read_frequencies`).
 
 Aliases are written as the study wrote them: lower case, words joined by ``_``.
 
@@ -31,16 +35,19 @@ import bisect
 import functools
 import importlib.util
 import json
+import logging
 import math
 import os
 import shutil
 import warnings
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
 SCHEMA_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- WordNet
 
@@ -219,6 +226,7 @@ def build_imagenet_dictionary(
     variant: str = "ex-1k",
     synsets: Iterable[str] | None = None,
     vocabulary: Iterable[str] | None = None,
+    imagenet1k: Iterable[str] | None = None,
 ) -> dict[str, list[str]]:
     """The study's ImageNet dictionary, built from WordNet.
 
@@ -228,21 +236,21 @@ def build_imagenet_dictionary(
     alias with another and every synset in a hypernym/hyponym collision (both
     judged on that whole alias set); then keep the synsets outside ImageNet-1K
     (``variant="ex-1k"``, the published ``imagenet-ul-ex-1k``) or inside it
-    (``"1k"``, ``imagenet-ul-1k``).
+    (``"1k"``, ``imagenet-ul-1k``); ``imagenet1k`` is that 1K list (default:
+    timm's ImageNet-1K list).
 
     ``vocabulary`` is the set of words the text side can embed: the study kept
     only aliases with enough example sentences (its ``common-words-79k``).
     Without it, the ex-1k dictionary has about 12,800 synsets instead of 5,942.
-    ``synsets`` should be the synsets one has images for. The study's own list
-    lacked some of the full 21K: 236 published synsets have an alias that the full
-    list gives another synset too, so the full list drops them.
+    ``synsets`` should be the synsets one has images for: an alias shared with a
+    synset outside that list still drops both.
     """
     if variant not in ("ex-1k", "1k"):
         raise ValueError(f"variant must be 'ex-1k' or '1k', not {variant!r}")
     wnids = timm_synsets(IMAGENET21K_SYNSETS) if synsets is None else list(synsets)
     concepts = wordnet_aliases(wn, wnids, vocabulary)
     dropped = shared_alias_synsets(concepts) | hypernym_collision_synsets(wn, concepts)
-    imagenet1k = set(timm_synsets(IMAGENET1K_SYNSETS))
+    imagenet1k = set(timm_synsets(IMAGENET1K_SYNSETS) if imagenet1k is None else imagenet1k)
     inside = variant == "1k"
     return {key: aliases for key, aliases in concepts.items()
             if key not in dropped and (key in imagenet1k) == inside}
@@ -271,9 +279,17 @@ def zipf(alias: str) -> float:
     return zipf_frequency(alias.replace("_", " "), "en")
 
 
-def alias_metadata(wn, aliases: Iterable[str]) -> dict[str, dict]:
-    """``{alias: {"polysemy": int, "zipf": float}}`` for every alias."""
-    return {alias: {"polysemy": polysemy(wn, alias), "zipf": zipf(alias)} for alias in aliases}
+def alias_metadata(wn, aliases: Iterable[str], frequencies: Mapping[str, int] | None = None) -> dict[str, dict]:
+    """``{alias: {"polysemy": int, "zipf": float}}`` for every alias, with ``"count"`` (int or
+    None, :func:`synesthesia.data.vlca.alias_counts`) when a frequency table is given."""
+    aliases = list(aliases)
+    metadata = {alias: {"polysemy": polysemy(wn, alias), "zipf": zipf(alias)} for alias in aliases}
+    if frequencies is not None:
+        from .vlca import alias_counts
+
+        for alias, count in alias_counts(aliases, frequencies).items():
+            metadata[alias]["count"] = count
+    return metadata
 
 
 @functools.cache
@@ -352,19 +368,25 @@ def check_concepts(concepts, where: str = "dictionary") -> dict[str, list[str]]:
 
 @dataclass(frozen=True)
 class ConceptDictionary:
-    """Concepts with their aliases, and per alias its polysemy and Zipf frequency."""
+    """Concepts with their aliases, per alias its polysemy and frequency, and any published folds.
+
+    ``folds``: the study's train/test partitions of the concepts, as
+    ``[(training keys, test keys), ...]``; empty for dictionaries without any.
+    """
 
     name: str
     source: str
     concepts: dict[str, list[str]]
     aliases: dict[str, dict]
+    folds: list[tuple[list[str], list[str]]] = field(default_factory=list)
 
 
-def make_dictionary(wn, name: str, source: str, concepts: Mapping[str, list[str]]) -> ConceptDictionary:
-    """A dictionary with the metadata of every alias it uses."""
+def make_dictionary(wn, name: str, source: str, concepts: Mapping[str, list[str]],
+                    frequencies: Mapping[str, int] | None = None) -> ConceptDictionary:
+    """A dictionary with the metadata of every alias it uses (``count`` too, given a frequency table)."""
     concepts = check_concepts(dict(concepts), where=name)
     used = sorted({alias for aliases in concepts.values() for alias in aliases})
-    return ConceptDictionary(name, source, concepts, alias_metadata(wn, used))
+    return ConceptDictionary(name, source, concepts, alias_metadata(wn, used, frequencies))
 
 
 def write_dictionary(dictionary: ConceptDictionary, path: str | os.PathLike) -> Path:
@@ -378,6 +400,8 @@ def write_dictionary(dictionary: ConceptDictionary, path: str | os.PathLike) -> 
         "concepts": dict(sorted(dictionary.concepts.items())),
         "aliases": dict(sorted(dictionary.aliases.items())),
     }
+    if dictionary.folds:
+        record["folds"] = [{"train": sorted(train), "test": sorted(test)} for train, test in dictionary.folds]
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     partial.replace(path)
@@ -394,7 +418,8 @@ def read_dictionary(path: str | os.PathLike) -> ConceptDictionary:
     missing = sorted({a for aliases in concepts.values() for a in aliases} - set(record["aliases"]))
     if missing:
         raise ValueError(f"{path}: aliases without metadata: {missing[:5]}")
-    return ConceptDictionary(record["name"], record["source"], concepts, record["aliases"])
+    folds = [(fold["train"], fold["test"]) for fold in record.get("folds", [])]
+    return ConceptDictionary(record["name"], record["source"], concepts, record["aliases"], folds)
 
 
 def open_wordnet(setting: str | None, data_dir: str | os.PathLike):
@@ -408,27 +433,79 @@ def open_wordnet(setting: str | None, data_dir: str | os.PathLike):
 
 
 def read_vocabulary(path: str | os.PathLike) -> set[str]:
-    """One word per line (the words the text side has sentences for), in alias spelling."""
+    """One word per line (the words the text side has sentences for), in the corpus's
+    spelling (spaces, hyphens or ``_``), returned in alias spelling (:func:`normalise_alias`)."""
     with open(path, encoding="utf-8") as handle:
         return {normalise_alias(line.strip()) for line in handle if line.strip()}
 
 
-def prepare_dictionary(name: str, spec: dict, out: str | os.PathLike, wordnet_dir: str | os.PathLike) -> Path:
-    """Build or load the dictionary a config entry describes and write the rule output."""
+def study_dictionary(wn, name: str, spec: dict, study_dir: str | os.PathLike) -> ConceptDictionary:
+    """One of the study's published dictionaries with its five folds and its words' corpus counts.
+
+    The files are fetched into ``study_dir`` (from the study's repository at pinned
+    commits, or copied from ``spec["local"]``); the folds must cover exactly the
+    dictionary's pairs.
+    """
+    from .vlca import (
+        DICTIONARY_PATHS,
+        FREQUENCIES_PATH,
+        check_fold_coverage,
+        fetch_study_files,
+        read_folds,
+        read_frequencies,
+        study_files,
+    )
+
+    study_name = spec["name"]
+    fetch_study_files(study_dir, local=spec.get("local"), files=study_files((study_name,), bins=False))
+    concepts = load_published(Path(study_dir) / DICTIONARY_PATHS[study_name])
+    folds = read_folds(study_dir, study_name)
+    check_fold_coverage(folds, concepts)
+    frequencies = read_frequencies(Path(study_dir) / FREQUENCIES_PATH)
+    dictionary = make_dictionary(wn, name, f"the study's {study_name} with its folds", concepts, frequencies)
+    return ConceptDictionary(**{**dictionary.__dict__, "folds": [fold.keys() for fold in folds]})
+
+
+def prepare_dictionary(name: str, spec: dict, out: str | os.PathLike, wordnet_dir: str | os.PathLike,
+                       vocabulary_path: str | os.PathLike | None = None,
+                       study_dir: str | os.PathLike = "resources/vlca") -> Path:
+    """Build or load the dictionary a config entry describes and write the rule output.
+
+    For ``imagenet21k`` the vocabulary is the config's ``vocabulary`` file when it
+    names one, else ``vocabulary_path`` (the words of the sentence corpus, which
+    the workflow writes), both read with :func:`read_vocabulary`. With neither, the
+    dictionary is built without one, about twice the study's size, and a warning says so.
+    """
     from .shapes import shapes_dictionary
+    from .vlca import read_frequencies
 
     wn = open_wordnet(spec.get("wordnet"), wordnet_dir)
     source = spec["source"]
+    if source == "study":
+        return write_dictionary(study_dictionary(wn, name, spec, study_dir), out)
+    frequencies = read_frequencies(spec["frequencies"]) if spec.get("frequencies") else None
     if source == "imagenet21k":
         if wn is None:
             raise ValueError(f"dictionary {name!r}: building from ImageNet-21K needs `wordnet`")
-        vocabulary = read_vocabulary(spec["vocabulary"]) if spec.get("vocabulary") else None
+        vocabulary_path = spec.get("vocabulary") or vocabulary_path
+        if vocabulary_path:
+            vocabulary = read_vocabulary(vocabulary_path)
+            if not vocabulary:
+                raise ValueError(f"dictionary {name!r}: vocabulary {vocabulary_path} has no words")
+            log.info("dictionary %r: %d words of vocabulary from %s", name, len(vocabulary), vocabulary_path)
+        else:
+            vocabulary = None
+            log.warning("dictionary %r: no vocabulary (neither `vocabulary:` nor the corpus's words), so every "
+                        "alias is kept: the dictionary will be about twice the study's (about 12,800 synsets "
+                        "instead of 5,942 for ex-1k)", name)
         concepts = build_imagenet_dictionary(wn, spec["variant"], vocabulary=vocabulary)
-        origin = f"imagenet21k-{spec['variant']} built from WordNet"
+        origin = (f"imagenet21k-{spec['variant']} built from WordNet, "
+                  + (f"vocabulary {Path(vocabulary_path).name} ({len(vocabulary)} words)" if vocabulary
+                     else "no vocabulary"))
     elif source == "published":
         concepts = load_published(spec["path"], spec.get("filename"), spec.get("revision"))
         origin = f"published {spec['path']}"
     else:
         concepts = shapes_dictionary()
         origin = "rendered shapes (demo)"
-    return write_dictionary(make_dictionary(wn, name, origin, concepts), out)
+    return write_dictionary(make_dictionary(wn, name, origin, concepts, frequencies), out)

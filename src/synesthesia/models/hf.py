@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from typing import Callable, Sequence
 
 import numpy as np
@@ -13,6 +15,31 @@ from .pooling import TOKEN_POOLINGS
 # Model types whose first token is a CLS token, excluded from a mean over patches.
 _CLS_TOKEN_VISION = {"vit", "vit_mae", "clip_vision_model", "clip", "dinov2", "deit", "beit"}
 _UNBOUNDED_LENGTH = 100_000
+# Salt of the per-image seeds of ViT-MAE's random masking (``mask_ratio`` > 0).
+MASK_SEED = 0
+
+
+def image_seed(pixels: torch.Tensor, salt: int = MASK_SEED) -> int:
+    """A seed drawn from one image's preprocessed pixels: the same image gets the same seed in any
+    batch, position, run or resumed job, so a random mask depends on nothing but the image."""
+    data = pixels.detach().float().cpu().contiguous().numpy().tobytes()
+    digest = hashlib.blake2b(data, digest_size=8, key=salt.to_bytes(8, "little")).digest()
+    return int.from_bytes(digest, "little") & ((1 << 63) - 1)
+
+
+def mae_noise(pixel_values: torch.Tensor, patch_size: int, mask_ratio: float) -> torch.Tensor:
+    """ViT-MAE's per-patch noise (B x patches; the lowest ``1 - mask_ratio`` share of patches is kept).
+
+    Without masking the noise ascends, so every patch stays in its place. With masking each
+    image's noise is uniform, from a generator seeded by the image itself (``image_seed``).
+    """
+    batch, height, width = pixel_values.shape[0], *pixel_values.shape[-2:]
+    n_patches = (height // patch_size) * (width // patch_size)
+    if not mask_ratio:
+        return torch.arange(n_patches, dtype=torch.float32).expand(batch, -1)
+    return torch.stack([
+        torch.rand(n_patches, generator=torch.Generator().manual_seed(image_seed(image))) for image in pixel_values
+    ])
 
 
 def span_token_mask(offsets: torch.Tensor, spans: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -47,6 +74,11 @@ class HFEncoder(Encoder):
         kwargs = self._pretrained_kwargs()
         config = transformers.AutoConfig.from_pretrained(self.entry["id"], **kwargs)
         self.model_type = config.model_type
+        if "mask_ratio" in self.entry and self.model_type != "vit_mae":
+            raise ValueError(
+                f"model {self.name!r}: mask_ratio applies to ViT-MAE models only; {self.entry['id']} is a "
+                f"{self.model_type!r} model. Remove mask_ratio"
+            )
         model_class, extra = self._model_class(transformers)
         self.model = model_class.from_pretrained(self.entry["id"], dtype=self.dtype, **kwargs, **extra)
         self.model.to(self.device).eval()
@@ -55,7 +87,7 @@ class HFEncoder(Encoder):
             self._load_tokenizer(transformers, kwargs)
             require_pooling(self, ["cls", "mean", "eos", "pooler"] + (["projection"] if self._is_clip() else []))
         else:
-            self.processor = transformers.AutoImageProcessor.from_pretrained(self.entry["id"], **kwargs)
+            self.processor = self._load_processor(transformers, kwargs)
             require_pooling(self, ["cls", "mean", "pooler"] + (["projection"] if self._is_clip() else []))
         # A causal LM has seen the whole word only at its last subword; bidirectional encoders at every subword.
         self.word_pooling = self.entry.get("word_pooling") or (
@@ -66,6 +98,55 @@ class HFEncoder(Encoder):
                 f"model {self.name!r}: pooling {self.pooling!r} exists only at the last layer; "
                 "remove `layer` or pool with cls/mean/eos"
             )
+
+    @property
+    def mask_ratio(self) -> float:
+        return float(self.entry.get("mask_ratio", 0.0))
+
+    def _load_processor(self, transformers, kwargs):
+        """The checkpoint's image processor; ``image_backend`` picks its backend (``pil``: the slow
+        processors of transformers 4), ``image_size`` overrides the size it resizes (and crops) to."""
+        if self.entry.get("image_backend"):
+            kwargs = {**kwargs, "backend": self.entry["image_backend"]}
+        processor = transformers.AutoImageProcessor.from_pretrained(self.entry["id"], **kwargs)
+        size = self.entry.get("image_size")
+        # Position embeddings are interpolated where the size differs from the one the model was built for.
+        native = getattr(self.model.config, "image_size", None)
+        self._interpolate = bool(
+            size and native and size != native
+            and "interpolate_pos_encoding" in inspect.signature(self.model.forward).parameters
+        )
+        if not size:
+            return processor
+        overrides = self._size_overrides(processor, int(size))
+        return transformers.AutoImageProcessor.from_pretrained(self.entry["id"], **kwargs, **overrides)
+
+    def _size_overrides(self, processor, size: int) -> dict:
+        def get(sizes, key):
+            return sizes.get(key) if isinstance(sizes, dict) else getattr(sizes, key, None)
+
+        square = {"height": size, "width": size}
+        current = processor.size
+        if get(current, "shortest_edge"):
+            overrides = {"size": {"shortest_edge": size}}
+        elif get(current, "height") and get(current, "width"):
+            overrides = {"size": square}
+        else:
+            raise ValueError(
+                f"model {self.name!r}: image_size cannot be set for {self.entry['id']}, whose image processor "
+                f"({type(processor).__name__}) sizes images by {current}"
+            )
+        if getattr(processor, "do_center_crop", False) and getattr(processor, "crop_size", None) is not None:
+            overrides["crop_size"] = square
+        return overrides
+
+    def provenance(self) -> dict:
+        provenance = super().provenance()
+        if self.modality == "vision" and self.entry.get("image_size"):
+            provenance["image_size"] = int(self.entry["image_size"])
+        if getattr(self, "model_type", None) == "vit_mae":
+            provenance["mask_ratio"] = self.mask_ratio
+        return provenance
 
     def _skeleton(self):
         import transformers
@@ -99,8 +180,9 @@ class HFEncoder(Encoder):
                 return transformers.CLIPVisionModel, {}
             return transformers.CLIPVisionModelWithProjection, {}
         if self.model_type == "vit_mae":
-            # Without masking every patch is kept, so an image always gives the same vector.
-            return transformers.ViTMAEModel, {"mask_ratio": 0.0}
+            # Without masking (the default) every patch is kept, so an image always gives the same
+            # vector; `mask_ratio` reproduces the checkpoint's pretraining masking (0.75), seeded per image.
+            return transformers.ViTMAEModel, {"mask_ratio": self.mask_ratio}
         return transformers.AutoModel, {}
 
     def _load_tokenizer(self, transformers, kwargs) -> None:
@@ -214,12 +296,15 @@ class HFEncoder(Encoder):
 
     @torch.inference_mode()
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        pixel_values = pixel_values.to(self.device, self.dtype)
         kwargs = {"output_hidden_states": self.layer is not None}
         if self.model_type == "vit_mae":
-            # MAE shuffles patches by noise even when keeping all; ascending noise keeps their order.
-            n_patches = (self.model.config.image_size // self.model.config.patch_size) ** 2
-            kwargs["noise"] = torch.arange(n_patches, device=self.device).expand(pixel_values.shape[0], -1).float()
+            # MAE shuffles patches by noise even when keeping all: ascending noise keeps their order;
+            # with masking, the noise is seeded by each image's own pixels (before any dtype cast).
+            noise = mae_noise(pixel_values, self.model.config.patch_size, self.mask_ratio)
+            kwargs["noise"] = noise.to(self.device)
+        if getattr(self, "_interpolate", False):
+            kwargs["interpolate_pos_encoding"] = True
+        pixel_values = pixel_values.to(self.device, self.dtype)
         out = self.model(pixel_values=pixel_values, **kwargs)
         if self.pooling == "projection":
             return out.image_embeds.float().cpu()
@@ -234,5 +319,6 @@ class HFEncoder(Encoder):
             return hidden.float().mean(dim=(2, 3)).cpu()
         if self.pooling == "cls":
             return hidden[:, 0].float().cpu()
+        # ViT-MAE with masking: the kept patches only (the model drops the masked ones), CLS excluded.
         patches = hidden[:, 1:] if self.model_type in _CLS_TOKEN_VISION else hidden
         return patches.float().mean(dim=1).cpu()

@@ -22,6 +22,15 @@ def load_state_dict(path: str | Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def _imagenet_transform(size: int, crop: bool, mean, std):
+    """Resize the short side to size * 8/7 and centre-crop ``size`` (torchvision's evaluation
+    transform), or, without ``crop``, resize the whole image to ``size`` x ``size`` (img2vec_pytorch)."""
+    from torchvision import transforms
+
+    resize = [transforms.Resize(size * 8 // 7), transforms.CenterCrop(size)] if crop else [transforms.Resize((size, size))]
+    return transforms.Compose([*resize, transforms.ToTensor(), transforms.Normalize(mean=mean, std=std)])
+
+
 class TorchvisionEncoder(Encoder):
     libraries = ("torchvision",)
 
@@ -30,27 +39,26 @@ class TorchvisionEncoder(Encoder):
 
     def _load(self) -> None:
         import torchvision
-        from torchvision import transforms
 
         require_pooling(self, ["pooler"])
         architecture = self.entry["id"]
         weights = self.entry.get("weights")
+        # center_crop false: the whole image squashed to a square, as img2vec_pytorch (the second study) did.
+        crop = self.entry.get("center_crop", True)
         if weights and Path(weights).suffix in (".safetensors", ".pt", ".pth"):
             model = torchvision.models.get_model(architecture, weights=None)
             model.load_state_dict(load_state_dict(weights))
             size = int(self.entry.get("image_size", 224))
-            self.transform = transforms.Compose([
-                transforms.Resize(size * 8 // 7),
-                transforms.CenterCrop(size),
-                transforms.ToTensor(),
-                transforms.Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
-            ])
+            self.transform = _imagenet_transform(size, crop, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
         else:
             enum = torchvision.models.get_model_weights(architecture)[weights] if weights else None
             model = torchvision.models.get_model(architecture, weights=enum)
             if enum is None:
                 raise ValueError(f"model {self.name!r}: give `weights` (an enum name such as IMAGENET1K_V2 or a file)")
             self.transform = enum.transforms()
+            if not crop:
+                size = int(self.entry.get("image_size", self.transform.crop_size[0]))
+                self.transform = _imagenet_transform(size, False, mean=self.transform.mean, std=self.transform.std)
         self._remove_head(model)
         self.model = model.to(self.device, self.dtype).eval()
         self.revision = str(weights or "")
