@@ -383,7 +383,10 @@ def test_end_to_end_tiny_run(root, generator, caches, dataset, tiny_clip):
     fake = read_pngs(paths)
     assert fake.shape == (2, 3, RESOLUTION, RESOLUTION) and fake.dtype == torch.uint8
     again = generate_images(generator, TokenAdapter.load(path), tokens, split["heldout"], root / "again", batch_size=1)
-    assert torch.equal(read_pngs(again), fake)
+    # The same caption gives the same image in any batch, up to the rounding of batched CPU kernels,
+    # which on some CPUs moves a rare pixel by one grey level (seen: 0.016% of pixels).
+    difference = (read_pngs(again).int() - fake.int()).abs()
+    assert difference.max() <= 1 and (difference > 0).float().mean() < 1e-3
 
     pairs = read_pairs(folder).set_index("id")
     real = torch.from_numpy(np.stack([image_array(pairs.loc[i, "image"], RESOLUTION) for i in split["heldout"]]))
