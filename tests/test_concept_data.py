@@ -5,16 +5,16 @@ import pytest
 import torch
 
 from synesthesia.data.concept_images import folder_rows
-from synesthesia.data.sentences import find_word, select_sentences, template_corpus, word_table
+from synesthesia.data.sentences import select_sentences, template_corpus, word_pattern, word_table
 from synesthesia.data.shapes import concept_images, shapes_dictionary
 from synesthesia.data.tables import occurrences, read_table, write_text_table
 from synesthesia.models.hf import span_token_mask
 
 
-def test_find_word_matches_whole_words_case_insensitively_and_multiword_aliases():
-    assert find_word("The Lime  juice was sour", "lime_juice") == (4, 15)
-    assert find_word("a sublime juice", "lime_juice") is None
-    assert find_word("cats and a cat", "cat") == (11, 14)
+def test_word_pattern_matches_whole_words_case_insensitively_and_multiword_aliases():
+    assert word_pattern("lime_juice").search("The Lime  juice was sour").span() == (4, 15)
+    assert word_pattern("lime_juice").search("a sublime juice") is None
+    assert word_pattern("cat").search("cats and a cat").span() == (11, 14)
 
 
 def test_select_sentences_respects_length_and_count():

@@ -453,7 +453,7 @@ def require_current_table(store, table: str) -> None:
         )
 
 
-def read_pair(text_path: str, vision_path: str, tables: Sequence[str] | None = None, items: bool = False):
+def read_pair(text_path: str, vision_path: str, tables: Sequence[str] | None = None):
     """A pair's two stores, refused unless they embed the same dataset, each as its ``tables`` entry is now.
 
     ``tables``: the (text table, image table) the stores were extracted from; the
@@ -461,7 +461,7 @@ def read_pair(text_path: str, vision_path: str, tables: Sequence[str] | None = N
     """
     from .store import read_embeddings
 
-    text, vision = read_embeddings(text_path, items=items), read_embeddings(vision_path, items=items)
+    text, vision = read_embeddings(text_path), read_embeddings(vision_path)
     require_same_dataset(text, vision)
     for store, table in zip((text, vision), tables or ()):
         require_current_table(store, table)

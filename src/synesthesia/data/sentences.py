@@ -63,12 +63,6 @@ def word_pattern(alias: str) -> re.Pattern:
                       flags=re.IGNORECASE)
 
 
-def find_word(sentence: str, alias: str) -> tuple[int, int] | None:
-    """Character span of the first whole-word occurrence of ``alias`` in ``sentence``."""
-    match = word_pattern(alias).search(sentence)
-    return (match.start(), match.end()) if match else None
-
-
 def select_sentences(alias: str, candidates: Iterable[str], per_alias: int | None, max_words: int | None):
     """Up to ``per_alias`` (sentence, start, end) of at most ``max_words`` words containing the alias."""
     pattern = word_pattern(alias)
@@ -153,7 +147,7 @@ def word_table(out_dir: str | Path, words: Iterable[str], corpus: Mapping[str, l
     words = list(words)
     rows, missing = [], []
     for done, word in enumerate(words, 1):
-        sentences = corpus.get(word.lower()) or corpus.get(word_id(surface_form(word))) or []
+        sentences = corpus.get(word_id(word), [])
         chosen = select_sentences(word, sentences, per_alias, max_words)
         if not chosen:
             missing.append(word)
@@ -179,8 +173,7 @@ def prepare_sentences(out_dir: str | Path, dictionary_path: str | Path, spec: di
 def corpus_vocabulary(source: Mapping, out: str | Path) -> Path:
     """The corpus's words that have at least one sentence, one per line: a dictionary builder's vocabulary."""
     corpus = read_corpus(source)
-    words = sorted(word for word, sentences in corpus.items()
-                   if any(word_pattern(word).search(sentence) for sentence in sentences))
+    words = sorted(word for word, sentences in corpus.items() if select_sentences(word, sentences, 1, None))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(f"{word}\n" for word in words), encoding="utf-8")
