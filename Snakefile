@@ -2,10 +2,18 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
-from synesthesia.config import ConfigError, validate_config
+from synesthesia.config import ConfigError, load_yaml, require_data_paths, validate_config
 from synesthesia.gpu import export_gpu_slots
 
 min_version("9.0")
+
+try:
+    # Snakemake's own YAML reading keeps the last of duplicate keys and reports syntax errors
+    # without a line; read each config file strictly first.
+    for _configfile in workflow.overwrite_configfiles or [p for p in ["config.yaml"] if Path(p).exists()]:
+        load_yaml(_configfile)
+except ConfigError as error:
+    raise SystemExit(str(error))
 
 # A config given with --configfile replaces the paper grid instead of being merged into it.
 if not workflow.overwrite_configfiles:
@@ -13,8 +21,11 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+# Local data paths are checked by the process that plans the jobs: a plan (dry run) warns,
+# a real run is refused by `onstart` below, before any job starts.
 try:
-    _validated = validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+    _validated = validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+                                 missing_data="warn" if workflow.is_main_process else "skip")
 except ConfigError as error:
     raise SystemExit(str(error))
 config.clear()
@@ -22,6 +33,14 @@ config.update(_validated)
 export_gpu_slots(workflow.global_resources.get("gpu"))
 
 report: "workflow/report/workflow.rst"
+
+
+onstart:
+    try:
+        require_data_paths(config, Path("."))
+    except ConfigError as error:
+        raise SystemExit(str(error))
+
 
 
 include: "workflow/rules/common.smk"

@@ -11,4 +11,6 @@ embed_dataset(
     spec=json.loads(snakemake.params.model),
     dataset=snakemake.wildcards.dataset,
     workers=snakemake.params.workers,
+    occurrences_allowed=snakemake.params.occurrences_allowed,
+    blank_texts_allowed=snakemake.params.blank_texts_allowed,
 )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 
 import pytest
 import yaml
 from conftest import ROOT, SCHEMA
 
-from synesthesia.config import ConfigError, canonical, load_schema, model_spec, validate_config
+from synesthesia.config import ConfigError, canonical, load_schema, load_yaml, model_spec, validate_config
 
 
 def load(name: str) -> dict:
@@ -39,7 +40,8 @@ def test_shipped_configs_validate(name, tmp_path):
     # An empty workdir: demo tiny models are built by the workflow and the paper grid
     # names hub ids, so neither may depend on anything already on disk.
     config = load(name)
-    validated = validate_config(config, SCHEMA, root=tmp_path)
+    # The paper grid's ImageNet-21K folder exists on a real run's machine only: planning warns.
+    validated = validate_config(config, SCHEMA, root=tmp_path, missing_data="warn")
     assert set(validated["models"]) == set(config["models"])
     assert all(entry["trust_remote_code"] is False for entry in validated["models"].values())
 
@@ -226,6 +228,136 @@ def test_tiny_model_must_point_at_its_build_directory(demo, wrong_id):
 def test_unknown_tiny_architecture(demo):
     demo["models"]["tiny-bert"]["tiny"] = "llama"
     assert "models.tiny-bert.tiny" in refusal(demo)
+
+
+# --- refusals the model's source and its own config.json decide ----------------------
+
+
+def _checkpoint(folder, **config):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return str(folder)
+
+
+@pytest.mark.parametrize("model, pooling, expected", [
+    ("tiny-vit", "eos", "config: models.tiny-vit.pooling: 'eos' is not offered for hf vision models; "
+                        "choose one of cls, mean, pooler"),
+    ("tiny-resnet", "cls", "config: models.tiny-resnet.pooling: 'cls' is not offered for torchvision vision models"),
+    ("tiny-bert", "projection", "config: models.tiny-bert.pooling: 'projection' is not offered for hf text models"),
+])
+def test_pooling_the_source_does_not_offer_is_refused(demo, model, pooling, expected):
+    demo["models"][model]["pooling"] = pooling
+    assert refusal(demo).startswith(expected)
+
+
+def test_cls_pooling_on_a_feature_map_backbone_is_refused(demo, tmp_path):
+    folder = _checkpoint(tmp_path / "resnet", model_type="resnet", depths=[1, 1])
+    demo["models"]["hf-resnet"] = {"source": "hf", "id": folder, "modality": "vision", "pooling": "cls"}
+    assert "models.hf-resnet.pooling: " in refusal(demo, tmp_path) and "no CLS token; use mean or pooler" in refusal(
+        demo, tmp_path)
+
+
+@pytest.mark.parametrize("layer, ok", [(2, True), (-3, True), (0, True), (3, False), (-4, False), (99, False)])
+def test_layer_outside_the_checkpoint_is_refused(demo, tmp_path, layer, ok):
+    folder = _checkpoint(tmp_path / "bert", model_type="bert", num_hidden_layers=2)
+    demo["models"]["bert"] = {"source": "hf", "id": folder, "modality": "text", "layer": layer}
+    if ok:
+        validate_config(demo, SCHEMA, root=tmp_path)
+    else:
+        assert refusal(demo, tmp_path) == (f"config: models.bert.layer: {layer} is out of range; {folder} has 2 "
+                                           "layers, so layer is one of -3..2 (0 = the embeddings)")
+
+
+def test_layer_of_a_clip_tower_is_read_from_its_own_config(demo, tmp_path):
+    folder = _checkpoint(tmp_path / "clip", model_type="clip", text_config={"num_hidden_layers": 3},
+                         vision_config={"num_hidden_layers": 5})
+    demo["models"]["clip-vision"] = {"source": "hf", "id": folder, "modality": "vision", "family": "clip",
+                                     "pooling": "mean", "layer": 5}
+    validate_config(demo, SCHEMA, root=tmp_path)
+    demo["models"]["clip-vision"]["modality"] = "text"
+    assert "models.clip-vision.layer: 5 is out of range" in refusal(demo, tmp_path)
+
+
+def test_modality_contradicting_the_checkpoint_is_refused(demo, tmp_path):
+    folder = _checkpoint(tmp_path / "bert", model_type="bert")
+    demo["models"]["bert"] = {"source": "hf", "id": folder, "modality": "vision"}
+    assert refusal(demo, tmp_path) == (f"config: models.bert.modality: {folder} is a 'bert' checkpoint, which takes "
+                                       "text input, not vision")
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ({"source": "torchvision", "id": "resnet18", "modality": "text"},
+     "config: models.m: source torchvision has no text models; set modality: vision"),
+    ({"source": "torchvision", "id": "resnet18", "weights": "IMAGENET1K_V1", "modality": "vision", "layer": 2},
+     "config: models.m.layer: torchvision models are read at their output; remove `layer`"),
+])
+def test_entries_the_source_cannot_serve_are_refused(demo, entry, expected):
+    demo["models"]["m"] = entry
+    assert refusal(demo) == expected
+
+
+def test_model_id_naming_a_file_is_refused(demo, tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    demo["models"]["m"] = {"source": "hf", "id": str(tmp_path / "model.safetensors"), "modality": "text"}
+    assert refusal(demo, tmp_path).startswith(f"config: models.m.id: {tmp_path / 'model.safetensors'} is a file; "
+                                              "a local model is the folder that save_pretrained wrote")
+
+
+# --- local data paths ------------------------------------------------------------------
+
+
+def test_a_dataset_folder_that_does_not_exist_is_refused_or_warned(demo, tmp_path, capsys):
+    demo["datasets"]["photos"] = {"source": "folder", "root": str(tmp_path / "photos"),
+                                  "captions": str(tmp_path / "captions.tsv")}
+    assert refusal(demo, tmp_path) == (f"config: datasets.photos.root: {tmp_path / 'photos'} does not exist "
+                                       "(and 1 more)")
+    validate_config(demo, SCHEMA, root=tmp_path, missing_data="warn")
+    warned = capsys.readouterr().err.splitlines()
+    assert warned == [f"warning: config: datasets.photos.root: {tmp_path / 'photos'} does not exist; a real run "
+                      "refuses to start",
+                      f"warning: config: datasets.photos.captions: {tmp_path / 'captions.tsv'} does not exist; a "
+                      "real run refuses to start"]
+
+
+# --- YAML files ------------------------------------------------------------------------
+
+
+def test_duplicate_keys_are_refused_with_their_lines(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("models:\n  bert: {source: hf}\n  vit: {source: hf}\n  bert: {source: timm}\n")
+    with pytest.raises(ConfigError, match=rf"^{path}:4:3: key 'bert' given twice in one mapping \(first on line 2\)"):
+        load_yaml(path)
+
+
+def test_yaml_syntax_errors_name_file_line_and_column(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("models:\n  bert: {source: hf\n  vit: 1\n")
+    with pytest.raises(ConfigError, match=rf"^{path}:3:6: expected ',' or '}}', but got ':'"):
+        load_yaml(path)
+
+
+def test_snakemake_refuses_duplicate_keys_and_missing_data_before_any_job(demo, tmp_path):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    snakemake = [str(ROOT / ".venv/bin/snakemake"), "--cores", "1", "-d", str(workdir), "-s", str(ROOT / "Snakefile")]
+    duplicated = tmp_path / "dup.yaml"
+    duplicated.write_text(yaml.safe_dump(demo) + "embed: {device: cpu}\n")
+    result = subprocess.run([*snakemake, "-n", "--configfile", str(duplicated)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode != 0 and f"{duplicated}:" in result.stderr and "key 'embed' given twice" in result.stderr
+
+    demo["datasets"]["photos"] = {"source": "folder", "root": "/nonexistent/photos", "captions": "/nonexistent/c.tsv"}
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(yaml.safe_dump(demo))
+    planned = subprocess.run([*snakemake, "-n", "--configfile", str(missing)], capture_output=True, text=True,
+                             timeout=120)
+    assert planned.returncode == 0 and "warning: config: datasets.photos.root: /nonexistent/photos does not exist" \
+        in planned.stderr
+    run = subprocess.run([*snakemake, "--configfile", str(missing)], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode != 0
+    assert "config: datasets.photos.root: /nonexistent/photos does not exist (and 1 more)" in run.stdout + run.stderr
+    assert not (workdir / "resources").exists()
 
 
 # --- the same refusals through Snakemake ----------------------------------------------

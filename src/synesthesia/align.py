@@ -51,6 +51,14 @@ def recall_at_k(ranks: np.ndarray, ks: Sequence[int]) -> dict[int, float]:
     return {int(k): float((ranks < k).mean()) for k in ks}
 
 
+def require_below(values: Sequence[int], limit: int, key: str, what: str) -> None:
+    """Refuse a k that leaves nothing to rank: at k >= ``limit`` every query is a hit (1.0) whatever the model."""
+    too_large = sorted({int(v) for v in values if v >= limit})
+    if too_large:
+        raise ValueError(f"config: {key}: {too_large} must be below the {limit} {what}, or every query scores "
+                         "a hit whatever the model; lower it or use more data")
+
+
 def split_indices(n: int, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded random split of ``n`` pairs; no test pair is ever in training."""
     order = np.random.default_rng(seed).permutation(n)
@@ -99,6 +107,7 @@ def retrieval_records(
     records = []
     for split in range(splits):
         train, test = split_indices(len(text), train_fraction, seed + split)
+        require_below(ks, len(test), "experiments.retrieval.ks", "test pairs (the candidates)")
         for control, shuffle_seed in (("none", None), ("shuffled", seed + split + 10_000)):
             ranks = mapped_retrieval(vision, text, train, test, alpha, shuffle_seed)
             for k, value in recall_at_k(ranks, ks).items():
@@ -177,6 +186,10 @@ def best_gold_ranks(scores_fn, n_queries: int, gold: list[np.ndarray], n_candida
     for start in range(0, n_queries, rows):
         stop = min(start + rows, n_queries)
         block = scores_fn(start, stop)
+        if not np.isfinite(block).all():
+            # A NaN compares false with everything, so it would rank first: refuse instead.
+            row = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
+            raise FloatingPointError(f"non-finite similarity scores for query {row}; its vectors are not finite")
         gold_scores = np.take_along_axis(block, padded[start:stop], axis=1)
         best = gold_scores.max(axis=1, keepdims=True)
         tied_gold = np.array([(row[:len(g)] >= b).sum() for row, g, b in zip(gold_scores, gold[start:stop], best)])
@@ -326,6 +339,15 @@ def concept_pairs(vision: np.ndarray, vision_ids: list[str], language: np.ndarra
                         vision_rows)
 
 
+def require_concept_ks(pairs: ConceptPairs, ks: Sequence[int], csls_k: int) -> None:
+    """Refuse a precision@k or CSLS neighbourhood as large as the candidate words (or the mapped concepts)."""
+    require_below(ks, len(pairs.language), "experiments.concepts.ks", "candidate words")
+    neighbours = min(len(pairs.language), len(pairs.concepts))
+    if csls_k > neighbours:
+        raise ValueError(f"config: experiments.concepts.csls_k: {csls_k} neighbours asked, but there are only "
+                         f"{len(pairs.language)} candidate words and {len(pairs.concepts)} concepts; lower it")
+
+
 def fold_indices(concepts: list[str], fold: tuple[Sequence[str], Sequence[str]], where: str):
     """A published fold's training and test concepts as indices into ``concepts``.
 
@@ -391,6 +413,7 @@ def concept_alignment_records(
     of the sentence corpus). ``splits``: a number of seeded splits, or published folds.
     """
     pairs = concept_pairs(vision, vision_ids, language, alias_ids, dictionary)
+    require_concept_ks(pairs, ks, csls_k)
     records = []
     for split, _, test, ranks in split_ranks(pairs, splits, train_fraction, csls_k, seed, preprocess):
         for control, by_retrieval in ranks.items():

@@ -11,12 +11,35 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 from pathlib import Path
 
 import jsonschema
 import yaml
 
 TINY_ROOT = "resources/tiny-models"
+# What each source's encoder can pool a vector with, by modality (family clip adds the projection for hf).
+SOURCE_POOLINGS = {
+    ("hf", "text"): ("cls", "mean", "eos", "pooler"),
+    ("hf", "vision"): ("cls", "mean", "pooler"),
+    ("open_clip", "text"): ("projection", "pooler"),
+    ("open_clip", "vision"): ("projection", "pooler"),
+    ("timm", "vision"): ("pooler",),
+    ("torchvision", "vision"): ("pooler",),
+}
+# Checkpoint types (config.json `model_type`) and the inputs they take; other types are not checked.
+MODEL_TYPE_MODALITIES = {
+    **dict.fromkeys(["bert", "roberta", "xlm-roberta", "distilbert", "albert", "electra", "deberta", "deberta-v2",
+                     "mpnet", "gpt2", "gpt_neox", "opt", "llama", "mistral", "mixtral", "gemma", "gemma2", "qwen2",
+                     "phi", "phi3", "falcon", "bloom", "t5", "clip_text_model"], ("text",)),
+    **dict.fromkeys(["vit", "vit_mae", "deit", "beit", "dinov2", "data2vec-vision", "segformer", "resnet",
+                     "convnext", "convnextv2", "regnet", "swin", "swinv2", "efficientnet", "mobilenet_v2",
+                     "clip_vision_model"], ("vision",)),
+    **dict.fromkeys(["clip", "siglip", "blip", "align"], ("text", "vision")),
+}
+# Vision backbones whose output is a feature map, not a token sequence: no CLS token to pool.
+NO_CLS_TOKEN = {"segformer", "resnet", "convnext", "convnextv2", "regnet", "swin", "swinv2", "efficientnet",
+                "mobilenet_v2"}
 EXPERIMENT_MODEL_KEYS = {"text_models": "text", "vision_models": "vision"}
 # Experiments whose `models` are all text models.
 TEXT_EXPERIMENTS = ("glue", "sts", "association", "t2i")
@@ -74,10 +97,13 @@ def _schema_error(error: jsonschema.ValidationError) -> ConfigError:
     return ConfigError(f"config: {_key_path(error)}: {error.message}")
 
 
-def validate_config(config: dict, schema_path: str | os.PathLike, root: str | os.PathLike = ".") -> dict:
+def validate_config(config: dict, schema_path: str | os.PathLike, root: str | os.PathLike = ".",
+                    missing_data: str = "refuse") -> dict:
     """Return a validated copy of ``config`` with defaults filled in, or raise ConfigError.
 
-    ``root`` is the directory relative model paths are resolved against (the workdir).
+    ``root`` is the directory relative model and data paths are resolved against (the
+    workdir). ``missing_data``: what a local dataset path that does not exist gets:
+    ``refuse``, ``warn`` (a dry run planning a grid elsewhere) or ``skip`` (a job).
     """
     config = copy.deepcopy(dict(config))
     validator = _Validator(load_schema(schema_path))
@@ -87,6 +113,12 @@ def validate_config(config: dict, schema_path: str | os.PathLike, root: str | os
     _check_experiments(config)
     for name, entry in config["models"].items():
         _check_model_paths(name, entry, Path(root))
+        check_model_entry(name, entry, read_model_config(entry, Path(root)))
+    if missing_data == "refuse":
+        require_data_paths(config, Path(root))
+    elif missing_data == "warn":
+        for problem in missing_data_paths(config, Path(root)):
+            print(f"warning: config: {problem}; a real run refuses to start", file=sys.stderr)
     generator = config["experiments"].get("t2i", {}).get("generator")
     if generator and not generator.get("tiny") and is_local_path(generator["id"]):
         path = Path(os.path.expanduser(generator["id"]))
@@ -191,11 +223,117 @@ def _check_model_paths(name: str, entry: dict, root: Path) -> None:
         return
     for key, value in paths.items():
         path = Path(os.path.expanduser(value))
-        if not (path if path.is_absolute() else root / path).exists():
+        path = path if path.is_absolute() else root / path
+        if key == "id" and path.is_file():
+            raise ConfigError(f"config: models.{name}.id: {value} is a file; a local model is the folder that "
+                              "save_pretrained wrote (config.json beside the weights)")
+        if not path.exists():
             raise ConfigError(
                 f"config: models.{name}.{key}: local path {value} does not exist "
                 "(a hub id has the form org/name; a local model must exist before the run)"
             )
+
+
+def offered_poolings(entry: dict) -> tuple[str, ...]:
+    """The poolings an entry's source offers for its modality."""
+    poolings = SOURCE_POOLINGS.get((entry["source"], entry["modality"]), ())
+    clip = entry["source"] == "hf" and entry.get("family") == "clip"
+    return poolings + (("projection",) if clip else ())
+
+
+def read_model_config(entry: dict, root: Path) -> dict | None:
+    """An hf model's config.json, from its folder or the local hub cache; None when neither has it.
+
+    Read as JSON without transformers: it is checked at every plan, and a config
+    saved by transformers omits values equal to its defaults, so only what it names is checked.
+    """
+    if entry["source"] != "hf":
+        return None
+    folder = Path(os.path.expanduser(entry["id"]))
+    folder = folder if folder.is_absolute() else root / folder
+    if folder.is_dir():
+        file = folder / "config.json"
+    elif is_local_path(entry["id"]):
+        return None
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(entry["id"], "config.json", revision=entry.get("revision"))
+        file = Path(cached) if isinstance(cached, str) else None
+    if file is None or not file.is_file():
+        return None
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ConfigError(f"config: models: {file} is not valid JSON ({error})") from error
+
+
+def check_model_entry(name: str, entry: dict, model_config: dict | None) -> None:
+    """What one model entry asks for, against its source and (when known) its checkpoint's config."""
+    where = f"config: models.{name}"
+    source, modality = entry["source"], entry["modality"]
+    if (source, modality) not in SOURCE_POOLINGS:
+        raise ConfigError(f"{where}: source {source} has no {modality} models; set modality: vision")
+    pooling = entry.get("pooling")
+    if pooling and pooling not in offered_poolings(entry):
+        raise ConfigError(f"{where}.pooling: {pooling!r} is not offered for {source} {modality} models; "
+                          f"choose one of {', '.join(offered_poolings(entry))}")
+    if "layer" in entry and source != "hf":
+        raise ConfigError(f"{where}.layer: {source} models are read at their output; remove `layer`")
+    if model_config is None:
+        return
+    model_type = model_config.get("model_type", "")
+    modalities = MODEL_TYPE_MODALITIES.get(model_type)
+    if modalities and modality not in modalities:
+        raise ConfigError(f"{where}.modality: {entry['id']} is a {model_type!r} checkpoint, which takes "
+                          f"{' and '.join(modalities)} input, not {modality}")
+    if pooling == "cls" and modality == "vision" and model_type in NO_CLS_TOKEN:
+        raise ConfigError(f"{where}.pooling: {entry['id']} ({model_type}) outputs a feature map with no CLS "
+                          "token; use mean or pooler")
+    if "layer" in entry:
+        tower = model_config.get(f"{modality}_config", model_config) if modalities == ("text", "vision") else model_config
+        depth = tower.get("num_hidden_layers", tower.get("n_layer"))
+        # hidden_states holds the embeddings and one entry per layer: indices -(depth + 1) .. depth.
+        if depth is not None and not -(depth + 1) <= entry["layer"] <= depth:
+            raise ConfigError(f"{where}.layer: {entry['layer']} is out of range; {entry['id']} has {depth} layers, "
+                              f"so layer is one of {-(depth + 1)}..{depth} (0 = the embeddings)")
+
+
+def missing_data_paths(config: dict, root: Path) -> list[str]:
+    """Local dataset and dictionary files the config names that do not exist, one line each."""
+    def local(value) -> bool:
+        return isinstance(value, str) and value != "download" and is_local_path(value)
+
+    named = []
+    for name, dataset in config["datasets"].items():
+        named += [(f"datasets.{name}.{key}", dataset.get(key)) for key in ("root", "captions")]
+        for part in ("sentences", "images"):
+            sub = dataset.get(part) or {}
+            named += [(f"datasets.{name}.{part}.{key}", sub.get(key)) for key in ("root", "path")]
+            if sub.get("source") == "hf":
+                named.append((f"datasets.{name}.{part}.id", sub["id"] if local(sub["id"]) else None))
+        if dataset["source"] == "hf" and local(dataset.get("id")):
+            named.append((f"datasets.{name}.id", dataset["id"]))
+    for name, dictionary in config["dictionaries"].items():
+        named += [(f"dictionaries.{name}.{key}", dictionary.get(key))
+                  for key in ("vocabulary", "frequencies", "wordnet")]
+        if dictionary["source"] == "published" and local(dictionary.get("path")):
+            named.append((f"dictionaries.{name}.path", dictionary["path"]))
+    missing = []
+    for key, value in named:
+        if value is None or value == "download":
+            continue
+        path = Path(os.path.expanduser(value))
+        if not (path if path.is_absolute() else root / path).exists():
+            missing.append(f"{key}: {value} does not exist")
+    return missing
+
+
+def require_data_paths(config: dict, root: Path) -> None:
+    missing = missing_data_paths(config, root)
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ConfigError(f"config: {missing[0]}{more}")
 
 
 def canonical(entry: dict) -> str:
@@ -209,6 +347,35 @@ def model_spec(config: dict, name: str) -> dict:
     return {**defaults, **config["models"][name]}
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key given twice in one mapping (plain YAML keeps the last)."""
+
+
+def _unique_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    first_line = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        mark = key_node.start_mark
+        if key in first_line:
+            raise ConfigError(f"{mark.name}:{mark.line + 1}:{mark.column + 1}: key {key!r} given twice in one "
+                              f"mapping (first on line {first_line[key]}); YAML would keep only the last")
+        first_line[key] = mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def load_yaml(path: str | os.PathLike) -> dict:
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
+    """A YAML file as a dict; syntax errors and duplicate keys refused with file, line and column."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=_StrictLoader) or {}
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        context = f" ({error.context})" if error.context else ""
+        raise ConfigError(f"{where}: {error.problem}{context}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error

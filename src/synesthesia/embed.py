@@ -100,17 +100,16 @@ def extract_texts(
 
 
 class _ImageDataset(torch.utils.data.Dataset):
-    def __init__(self, paths: Sequence[str], transform):
-        self.paths, self.transform = list(paths), transform
+    def __init__(self, paths: Sequence[str], transform, dataset: str | None = None):
+        self.paths, self.transform, self.dataset = list(paths), transform, dataset
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int):
-        from PIL import Image
+        from .images import load_image
 
-        with Image.open(self.paths[index]) as image:
-            return index, self.transform(image)
+        return index, self.transform(load_image(self.paths[index], self.dataset))
 
 
 def extract_images(
@@ -130,7 +129,7 @@ def extract_images(
         todo = [b for b in sequential_batches(len(paths), batch_size) if not done[b].all()]
         unit_ids = list(ids) if owners is None else [ids[o] for o in owners]
         loader = torch.utils.data.DataLoader(
-            _ImageDataset(paths, encoder.image_transform()),
+            _ImageDataset(paths, encoder.image_transform(), spec.get("dataset")),
             batch_sampler=[b.tolist() for b in todo],
             num_workers=workers,
         )
@@ -152,12 +151,15 @@ def _spec_attrs(spec: dict) -> dict:
 
 
 def embed_dataset(table: str | Path, out: str | Path, model: str, spec: dict, dataset: str,
-                  workers: int = 0) -> Path:
-    """Embed a prepared dataset's text table (text model) or image table (vision model) with one model."""
+                  workers: int = 0, occurrences_allowed: bool = False, blank_texts_allowed: bool = False) -> Path:
+    """Embed a prepared dataset's text table (text model) or image table (vision model) with one model.
+
+    ``occurrences_allowed`` (a concept dataset) and ``blank_texts_allowed`` (GLUE): see ``read_table``.
+    """
     from .data.tables import occurrences, read_table, table_hash
     from .models import load_encoder
 
-    rows = read_table(table)
+    rows = read_table(table, occurrences_allowed, blank_texts_allowed)
     ids, owners = occurrences(rows)
     encoder = load_encoder(model, spec, device=spec.get("device", "auto"), dtype=spec.get("dtype", "auto"))
     log.info("%s: %d ids, %d rows of %s on %s in %s", model, len(ids), len(rows), dataset, encoder.device,

@@ -37,6 +37,7 @@ from .align import (
     concept_pairs,
     normalize_rows,
     procrustes_ranks,
+    require_concept_ks,
     read_pair,
     resolve_splits,
     shared_spaces,
@@ -264,6 +265,7 @@ def breakdown_records(pairs: ConceptPairs, bins: Mapping[str, np.ndarray], ks: S
     unknown = sorted(set(bins) - set(FACTOR_BINS))
     if unknown:
         raise ValueError(f"unknown factors {unknown}; known: {sorted(FACTOR_BINS)}")
+    require_concept_ks(pairs, ks, csls_k)
     factors = {"all": (np.full(len(pairs.concepts), "all", dtype=object), ("all",)),
                **{factor: (labels, FACTOR_BINS[factor]) for factor, labels in bins.items()}}
     records = []

@@ -151,7 +151,7 @@ def finetune_glue(model_name: str, entry: dict, text_table: str, labels_table: s
                          "supports only text models with source hf; probe this model's frozen embeddings instead")
     epochs = default_epochs(task) if epochs is None else epochs
     regression = task in REGRESSION_TASKS
-    texts = read_table(text_table).set_index("id")
+    texts = read_table(text_table, blank_texts_allowed=True).set_index("id")  # GLUE as published
     labels = read_labels(labels_table)
     train_texts, train_pairs, train_labels = split_examples(texts, labels, TRAIN_SPLIT, labels_table)
     targets = (torch.tensor(train_labels, dtype=torch.float32) if regression

@@ -1,15 +1,36 @@
-"""Job logging: a rule's script sends logging and tqdm progress to the rule's log file."""
+"""Job logging: a rule's script sends logging and tqdm progress to the rule's log file.
+
+The full traceback of a failing job goes to its log; its last error line (which names
+the file, model or key at fault and what to do) also goes to the console, where
+Snakemake otherwise prints only "check log file(s)".
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import traceback
+
+
+def error_line(error: BaseException) -> str:
+    """The exception as one line: its type and the first line of its message."""
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
 
 
 def log_to_file(path: str) -> None:
     """Send this process's stderr (tqdm, warnings, tracebacks) and logging to ``path``."""
+    console = sys.__stderr__
     sys.stderr = open(path, "w", buffering=1, encoding="utf-8")
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, force=True,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+    def report(kind, error, trace):
+        traceback.print_exception(kind, error, trace, file=sys.stderr)
+        sys.stderr.flush()
+        if console is not None:
+            print(f"error (full traceback in {path}): {error_line(error)}", file=console, flush=True)
+
+    sys.excepthook = report

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import load_yaml, local_paths, model_spec, validate_config
-from .data.tables import table_for
+from .data.tables import read_tsv, table_for
 
 # 2 FLOPs per parameter per token, 64 tokens (or patches) per item, at 50 TFLOP/s:
 # a data-centre GPU in bf16 at a modest utilisation. Replaced by the measured rate
@@ -148,7 +148,7 @@ def concept_candidates(config: dict, workdir: Path) -> pd.DataFrame:
                "extra_words": None, "extra_sentences": None}
         table = workdir / "data" / name / table_for("text")
         if table.exists():
-            ids = pd.read_csv(table, sep="\t", usecols=["id"], dtype=str, keep_default_na=False)["id"]
+            ids = read_tsv(table, ["id"])["id"]
             row.update(words=ids.nunique(), sentences=len(ids))
             dictionary = workdir / "data" / "dictionaries" / f"{spec['dictionary']}.json"
             if dictionary.exists():
@@ -161,7 +161,7 @@ def concept_candidates(config: dict, workdir: Path) -> pd.DataFrame:
 
 def plan(snakefile: Path, configfile: Path, workdir: Path, footprint=None) -> dict[str, pd.DataFrame | str]:
     config = validate_config(load_yaml(configfile), snakefile.parent / "workflow/schemas/config.schema.yaml",
-                             root=workdir)
+                             root=workdir, missing_data="warn")
     summary = dry_run_summary(snakefile, configfile, workdir)
     jobs = embedding_jobs(summary)
     costs, rate = model_costs(jobs, config, workdir, footprint)

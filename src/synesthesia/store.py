@@ -10,12 +10,21 @@ Extraction writes into ``<name>.partial``: the vectors of the encoded units plus
 file, checks it was started with the same spec and continues with the units
 not yet done. ``finalize`` turns it into the final layout and renames it, so a
 file at the final path is always complete.
+
+A row counts as written only when it is on disk and finite: float arrays are
+created filled with NaN, so a row whose write was lost reads back as non-finite;
+every write is flushed explicitly, so a failed write (a full disk) raises instead
+of being reported and ignored by h5py; a resumed file redoes every row marked done
+that is not finite; and ``finalize`` re-reads the finished file before renaming it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -26,6 +35,11 @@ import numpy as np
 SCHEMA_VERSION = 1
 _PARTIAL_SUFFIX = ".partial"
 _ROW_BLOCK = 4096
+# Rows are verified in blocks of at most this many bytes, so huge stores never load whole.
+_VERIFY_BLOCK_BYTES = 1 << 26
+# HDF5 adds chunk indexes and metadata to the raw data; the free-space check asks for this margin.
+_SPACE_MARGIN = 1.02
+_SPACE_SLACK = 1 << 20
 
 
 class IncompleteStoreError(RuntimeError):
@@ -34,6 +48,18 @@ class IncompleteStoreError(RuntimeError):
 
 class StoreMismatchError(ValueError):
     """Two embedding files that cannot be compared (different item ids)."""
+
+
+class CorruptStoreError(ValueError):
+    """A store file whose contents cannot be right: unreadable, truncated, short, wrong shape, non-finite."""
+
+
+class StoreWriteError(OSError):
+    """Writing a store file failed; the message names the file."""
+
+
+class DiskFullError(StoreWriteError):
+    """No space left for a store file; the message names the file and the space needed."""
 
 
 def hdf5_locking() -> bool | None:
@@ -52,6 +78,17 @@ def open_hdf5(path: str | os.PathLike, mode: str) -> h5py.File:
     return h5py.File(path, mode, locking=hdf5_locking())
 
 
+def open_store_file(path: str | os.PathLike) -> h5py.File:
+    """A finished store or cache file opened for reading; an unreadable one is refused with its name."""
+    try:
+        return open_hdf5(path, "r")
+    except OSError as err:
+        raise CorruptStoreError(
+            f"{path}: not a readable HDF5 file ({_first_line(err)}); it is truncated or damaged: "
+            "delete it and rerun the workflow to re-extract it"
+        ) from err
+
+
 def partial_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     return path.with_name(path.name + _PARTIAL_SUFFIX)
@@ -61,33 +98,206 @@ def _canonical(spec: dict) -> str:
     return json.dumps(spec, sort_keys=True, default=str)
 
 
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def _megabytes(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:,.1f} MB"
+
+
+def _is_disk_full(err: BaseException) -> bool:
+    # h5py reports a failed write as RuntimeError/OSError carrying HDF5's text, errno included.
+    return getattr(err, "errno", None) == errno.ENOSPC or "errno = 28" in str(err) or "No space left" in str(err)
+
+
+def write_failure(path: Path, err: BaseException) -> StoreWriteError:
+    """The one-line error a failed write of ``path`` ends its job with."""
+    if _is_disk_full(err):
+        free = shutil.disk_usage(path.parent).free
+        return DiskFullError(
+            f"{path}: no space left on the device ({_megabytes(free)} free in {path.parent}); free space and "
+            "rerun the workflow: the extraction resumes from the rows already on disk"
+        )
+    return StoreWriteError(f"{path}: writing failed ({_first_line(err)}); rerun the workflow to resume")
+
+
+@contextmanager
+def write_guard(path: Path):
+    """Turn any h5py/OS error while writing ``path`` into a StoreWriteError naming it."""
+    try:
+        yield
+    except StoreWriteError:
+        raise
+    except (OSError, RuntimeError) as err:
+        raise write_failure(path, err) from err
+
+
+def require_free_space(path: Path, n_bytes: int) -> None:
+    """Refuse to start writing ``n_bytes`` into ``path`` when its file system cannot hold them."""
+    needed = int(n_bytes * _SPACE_MARGIN) + _SPACE_SLACK
+    free = shutil.disk_usage(path.parent).free
+    if free < needed:
+        raise DiskFullError(
+            f"{path}: needs about {_megabytes(needed)} but {path.parent} has {_megabytes(free)} free; "
+            "free space (or put results/ on a larger disk) and rerun the workflow"
+        )
+
+
+def finite_rows(dataset) -> np.ndarray:
+    """Per row of an array or h5py dataset: all values finite; read in bounded blocks."""
+    n = len(dataset)
+    row_bytes = max(1, int(np.prod(dataset.shape[1:], dtype=np.int64)) * dataset.dtype.itemsize)
+    step = max(1, _VERIFY_BLOCK_BYTES // row_bytes)
+    finite = np.empty(n, dtype=bool)
+    for start in range(0, n, step):
+        block = np.asarray(dataset[start:start + step])
+        finite[start:start + len(block)] = np.isfinite(block.reshape(len(block), -1)).all(axis=1)
+    return finite
+
+
+def _unit_arrays(f: h5py.File) -> list[str]:
+    """The per-unit float arrays of a partial file: the rows whose finiteness says they were written."""
+    return [name for name, obj in f.items()
+            if isinstance(obj, h5py.Dataset) and name != "done" and obj.dtype.kind == "f"]
+
+
+def _verified_done(f: h5py.File, partial: Path, log) -> np.ndarray:
+    """The ``done`` mask less the rows that are not finite on disk (their write was lost)."""
+    done = f["done"][:]
+    verified = done.copy()
+    for name in _unit_arrays(f):
+        verified &= finite_rows(f[name])
+    lost = int((done & ~verified).sum())
+    if lost:
+        log(f"{partial}: {lost} units marked done are not on disk (a failed write); they are redone.")
+        f["done"][:] = verified
+        f.flush()
+    return verified
+
+
 def open_partial(partial: Path, ids: list[str], spec: str, n_units: int, log) -> h5py.File:
     """The ``.partial`` file of a resumable extraction: the one on disk when it was started
-    with the same ``spec`` and ids (its ``done`` mask says what is left), else a new one."""
+    with the same ``spec`` and ids (its verified ``done`` mask says what is left), else a new one."""
     if partial.exists():
         try:
             f = open_hdf5(partial, "a")
             same = (f.attrs.get("spec") == spec and f["done"].shape == (n_units,)
                     and list(f["ids"].asstr()[:]) == ids)
-        except (OSError, KeyError) as err:
-            log(f"Unreadable partial file {partial} ({err}); starting over.")
+            if same:
+                done = _verified_done(f, partial, log)
+        except (OSError, KeyError, RuntimeError) as err:
+            log(f"Unreadable partial file {partial} ({_first_line(err)}); starting over.")
             same, f = False, None
         if same:
-            log(f"Resuming {partial}: {int(f['done'][:].sum())}/{n_units} units already done.")
+            log(f"Resuming {partial}: {int(done.sum())}/{n_units} units already done.")
             return f
         if f is not None:
             f.close()
             log(f"Partial file {partial} was started with another spec or items; starting over.")
         partial.unlink()
-    f = open_hdf5(partial, "w")
-    f.create_dataset("ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype("utf-8"))
-    f.create_dataset("done", data=np.zeros(n_units, dtype=bool))
-    f.attrs["spec"] = spec
-    f.flush()
+    with write_guard(partial):
+        f = open_hdf5(partial, "w")
+        f.create_dataset("ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype("utf-8"))
+        f.create_dataset("done", data=np.zeros(n_units, dtype=bool))
+        f.attrs["spec"] = spec
+        f.flush()
     return f
 
 
-class PartialStore:
+class ResumableFile:
+    """A ``.partial`` HDF5 file of ``n_units`` units: per-unit arrays created at the first write,
+    a ``done`` mask, and a rename into place once every unit is verified.
+
+    ``extra_bytes(row_bytes)`` is what ``finalize`` adds beyond the unit arrays (the
+    store's per-owner means), counted in the free-space check.
+    """
+
+    def __init__(self, path: str | os.PathLike, ids: Sequence[str], spec: dict, n_units: int, log=print):
+        self.path = Path(path)
+        self.partial = partial_path(self.path)
+        self.ids = list(ids)
+        self.n_units = n_units
+        self._spec = _canonical(spec)
+        self.log = log
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open_partial(self.partial, self.ids, self._spec, n_units, log)
+
+    def done_mask(self) -> np.ndarray:
+        return self.file["done"][:]
+
+    def extra_bytes(self, row_bytes: int) -> int:
+        return 0
+
+    def _create(self, name: str, values: np.ndarray, chunk_rows: int) -> h5py.Dataset:
+        row_shape = values.shape[1:]
+        row_bytes = int(np.prod(row_shape, dtype=np.int64)) * values.dtype.itemsize
+        remaining = int((~self.done_mask()).sum())
+        require_free_space(self.partial, remaining * row_bytes + self.extra_bytes(row_bytes))
+        fill = np.nan if values.dtype.kind == "f" else 0
+        return self.file.create_dataset(name, shape=(self.n_units, *row_shape), dtype=values.dtype,
+                                        chunks=(min(max(self.n_units, 1), chunk_rows), *row_shape),
+                                        fillvalue=fill)
+
+    def write_units(self, unit_index: np.ndarray, arrays: dict[str, np.ndarray], chunk_rows: int) -> None:
+        """Write the arrays of the given units, flush them, then mark the units done (crash-safe order)."""
+        unit_index = np.asarray(unit_index, dtype=np.int64)
+        order = np.argsort(unit_index)
+        sorted_index = unit_index[order]
+        with write_guard(self.partial):
+            for name, values in arrays.items():
+                dataset = self.file[name] if name in self.file else self._create(name, values, chunk_rows)
+                dataset[sorted_index] = values[order]
+                dataset.flush()
+            done = self.file["done"]
+            done[sorted_index] = True
+            done.flush()
+            self.file.flush()
+
+    def require_all_units(self) -> None:
+        """Refuse to finish unless every unit is marked done and every float row is finite."""
+        done = self.done_mask()
+        if not done.all():
+            raise RuntimeError(f"{self.partial}: {int((~done).sum())} units were never written")
+        names = _unit_arrays(self.file)
+        if self.n_units and not names:
+            raise RuntimeError(f"{self.partial}: no vectors written")
+        for name in names:
+            finite = finite_rows(self.file[name])
+            if not finite.all():
+                raise CorruptStoreError(
+                    f"{self.partial}: {int((~finite).sum())} units of {name!r} are not finite on disk "
+                    f"(first: unit {int(np.flatnonzero(~finite)[0])}); rerun the workflow to redo them"
+                )
+
+    def close_and_rename(self) -> Path:
+        """Close the finished partial file, force it to disk, verify it reads back, and rename it into place."""
+        with write_guard(self.partial):
+            self.file.close()
+            descriptor = os.open(self.partial, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        self.verify_finished(self.partial)
+        os.replace(self.partial, self.path)
+        return self.path
+
+    def verify_finished(self, path: Path) -> None:
+        with open_store_file(path) as f:
+            if not f.attrs.get("complete", False):
+                raise CorruptStoreError(f"{path}: the finished file lost its attributes; rerun the workflow")
+
+    def close(self) -> None:
+        """Close the file; after a failed write the close fails too, which must not hide the first error."""
+        if self.file.id.valid:
+            try:
+                self.file.close()
+            except (OSError, RuntimeError) as err:
+                self.log(f"{self.partial}: closing after an error failed too ({_first_line(err)})")
+
+
+class PartialStore(ResumableFile):
     """A resumable extraction target for ``n_units`` vectors.
 
     ``owners`` (optional, one index into ``ids`` per unit) marks the units as
@@ -103,76 +313,51 @@ class PartialStore:
         owners: Sequence[int] | None = None,
         log=print,
     ):
-        self.path = Path(path)
-        self.partial = partial_path(self.path)
-        self.ids = list(ids)
+        if not len(ids):
+            raise ValueError(f"{path}: no items to embed; the dataset's table is empty")
         self.owners = None if owners is None else np.asarray(owners, dtype=np.int64)
-        self.n_units = len(self.ids) if self.owners is None else len(self.owners)
+        n_units = len(ids) if self.owners is None else len(self.owners)
         if self.owners is not None and len(self.owners) and (
-            self.owners.min() < 0 or self.owners.max() >= len(self.ids)
+            self.owners.min() < 0 or self.owners.max() >= len(ids)
         ):
-            raise ValueError(f"{self.path}: item owners must index into the {len(self.ids)} ids")
-        self._spec = _canonical(spec)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = self._open(log)
+            raise ValueError(f"{path}: item owners must index into the {len(ids)} ids")
+        super().__init__(path, ids, spec, n_units, log)
+        if self.owners is not None and "owner" not in self.file:
+            with write_guard(self.partial):
+                self.file.create_dataset("owner", data=self.owners)
+                self.file.flush()
 
-    def _open(self, log) -> h5py.File:
-        f = open_partial(self.partial, self.ids, self._spec, self.n_units, log)
-        if self.owners is not None and "owner" not in f:
-            f.create_dataset("owner", data=self.owners)
-            f.flush()
-        return f
-
-    def done_mask(self) -> np.ndarray:
-        return self.file["done"][:]
+    def extra_bytes(self, row_bytes: int) -> int:
+        return 0 if self.owners is None else len(self.ids) * row_bytes
 
     def write(self, unit_index: np.ndarray, vectors: np.ndarray) -> None:
         """Write the vectors of the given units, then mark them done (crash-safe order)."""
-        unit_index = np.asarray(unit_index, dtype=np.int64)
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if "units" not in self.file:
-            dim = vectors.shape[1]
-            self.file.create_dataset(
-                "units", shape=(self.n_units, dim), dtype=np.float32,
-                chunks=(min(max(self.n_units, 1), 256), dim),
-            )
-        order = np.argsort(unit_index)
-        sorted_index = unit_index[order]
-        self.file["units"][sorted_index] = vectors[order]
-        self.file.flush()
-        done = self.file["done"]
-        done[sorted_index] = True
-        self.file.flush()
+        self.write_units(unit_index, {"units": np.asarray(vectors, dtype=np.float32)}, chunk_rows=256)
 
     def finalize(self, attrs: dict) -> Path:
-        """Lay the file out as the store contract says and rename it into place."""
+        """Lay the file out as the store contract says, verify it, and rename it into place."""
+        self.require_all_units()
         f = self.file
-        done = f["done"][:]
-        if not done.all():
-            raise RuntimeError(f"{self.partial}: {int((~done).sum())} units were never written")
-        if self.n_units and "units" not in f:
-            raise RuntimeError(f"{self.partial}: no vectors written")
-        del f["done"]
-        if self.owners is None:
-            f.move("units", "embeddings")
-        else:
-            f.create_group("items")
-            f.move("units", "items/embeddings")
-            f.move("owner", "items/owner")
-            f.create_dataset("embeddings", data=_owner_means(f["items/embeddings"], self.owners, len(self.ids)))
-        del f.attrs["spec"]
-        for key, value in attrs.items():
-            f.attrs[key] = _attr_value(value)
-        f.attrs["schema_version"] = SCHEMA_VERSION
-        f.attrs["spec"] = self._spec
-        f.attrs["complete"] = True
-        f.close()
-        os.replace(self.partial, self.path)
-        return self.path
+        with write_guard(self.partial):
+            del f["done"]
+            if self.owners is None:
+                f.move("units", "embeddings")
+            else:
+                f.create_group("items")
+                f.move("units", "items/embeddings")
+                f.move("owner", "items/owner")
+                f.create_dataset("embeddings",
+                                 data=_owner_means(f["items/embeddings"], self.owners, len(self.ids)))
+            del f.attrs["spec"]
+            for key, value in attrs.items():
+                f.attrs[key] = attr_value(value)
+            f.attrs["schema_version"] = SCHEMA_VERSION
+            f.attrs["spec"] = self._spec
+            f.attrs["complete"] = True
+        return self.close_and_rename()
 
-    def close(self) -> None:
-        if self.file.id.valid:
-            self.file.close()
+    def verify_finished(self, path: Path) -> None:
+        read_embeddings(path, items=False, name=self.path)
 
 
 def _owner_means(items: h5py.Dataset, owners: np.ndarray, n_rows: int) -> np.ndarray:
@@ -188,7 +373,7 @@ def _owner_means(items: h5py.Dataset, owners: np.ndarray, n_rows: int) -> np.nda
     return (sums / counts[:, None]).astype(np.float32)
 
 
-def _attr_value(value):
+def attr_value(value):
     if value is None:
         return ""
     if isinstance(value, (dict, list, tuple)):
@@ -211,24 +396,70 @@ class Embeddings:
                 "pooling": str(self.attrs["pooling"])}
 
 
-def read_embeddings(path: str | os.PathLike, items: bool = False) -> Embeddings:
-    """Read a complete store file; refuse anything else with the file's name."""
+def read_embeddings(path: str | os.PathLike, items: bool = False, name: str | os.PathLike | None = None) -> Embeddings:
+    """Read a complete store file; refuse anything else with the file's name.
+
+    Checked: readable (not truncated), ``complete=True``, ids unique, ``embeddings``
+    two-dimensional with one row per id, every row finite (the first bad id named),
+    and with ``items`` the occurrence vectors likewise. ``name`` is the path errors
+    name when ``path`` is the file's temporary name.
+    """
     path = Path(path)
+    name = Path(name) if name else path
     if not path.exists():
         hint = " (an extraction was interrupted; rerun the workflow to resume it)" if partial_path(path).exists() else ""
         raise FileNotFoundError(f"{path}: no such embedding file{hint}")
-    with open_hdf5(path, "r") as f:
+    with open_store_file(path) as f:
         attrs = dict(f.attrs)
         if not attrs.get("complete", False):
             raise IncompleteStoreError(
-                f"{path} is not a complete embedding file (attribute complete=True missing); "
+                f"{name} is not a complete embedding file (attribute complete=True missing); "
                 "delete it and rerun the workflow to re-extract it"
             )
-        result = Embeddings(path, list(f["ids"].asstr()[:]), f["embeddings"][:], attrs)
-        if items and "items" in f:
-            result.items = f["items/embeddings"][:]
-            result.owner = f["items/owner"][:]
+        try:
+            for key in ("ids", "embeddings"):
+                if key not in f:
+                    raise CorruptStoreError(f"{name}: no {key!r} dataset; delete it and rerun the workflow")
+            result = Embeddings(name, list(f["ids"].asstr()[:]), f["embeddings"][:], attrs)
+            if items and "items" in f:
+                result.items = f["items/embeddings"][:]
+                result.owner = f["items/owner"][:]
+        except OSError as err:
+            raise CorruptStoreError(f"{name}: reading failed ({_first_line(err)}); the file is damaged: "
+                                    "delete it and rerun the workflow to re-extract it") from err
+    check_embeddings(result)
     return result
+
+
+def check_embeddings(stored: Embeddings) -> None:
+    """Refuse vectors no score may be computed from, naming the file, the model and the first bad item."""
+    where = f"{stored.path} (model {str(stored.attrs.get('model', '?'))!r})"
+    fix = "delete it and rerun the workflow to re-extract it"
+    vectors, ids = stored.vectors, stored.ids
+    if vectors.ndim != 2 or vectors.shape[1] < 1:
+        raise CorruptStoreError(f"{where}: embeddings have shape {vectors.shape}, expected (ids, dimension); {fix}")
+    if len(vectors) != len(ids):
+        raise CorruptStoreError(f"{where}: {len(vectors)} embedding rows for {len(ids)} ids; {fix}")
+    if len(set(ids)) != len(ids):
+        seen = set()
+        duplicate = next(item for item in ids if item in seen or seen.add(item))
+        raise CorruptStoreError(f"{where}: id {duplicate!r} occurs more than once; {fix}")
+    finite = finite_rows(vectors)
+    if not finite.all():
+        raise CorruptStoreError(f"{where}: {int((~finite).sum())} rows are not finite (first: id "
+                                f"{ids[int(np.flatnonzero(~finite)[0])]!r}); {fix}")
+    if stored.items is not None:
+        items, owner = stored.items, stored.owner
+        if items.ndim != 2 or items.shape[1] != vectors.shape[1] or owner.shape != (len(items),):
+            raise CorruptStoreError(f"{where}: items have shape {items.shape} with {owner.shape} owners, "
+                                    f"expected (occurrences, {vectors.shape[1]}) with one owner each; {fix}")
+        if len(owner) and (owner.min() < 0 or owner.max() >= len(ids)):
+            raise CorruptStoreError(f"{where}: item owners must index the {len(ids)} ids; {fix}")
+        finite = finite_rows(items)
+        if not finite.all():
+            first = int(np.flatnonzero(~finite)[0])
+            raise CorruptStoreError(f"{where}: {int((~finite).sum())} occurrence vectors are not finite "
+                                    f"(first: an occurrence of id {ids[int(owner[first])]!r}); {fix}")
 
 
 def require_same_ids(a: Embeddings, b: Embeddings) -> None:

@@ -109,6 +109,16 @@ def get_embed_input(wildcards):
     return {"table": table, **_model_input(wildcards.model)}
 
 
+def get_occurrences_allowed(wildcards):
+    """A concept dataset's rows are occurrences (sentences of a word, images of a concept): its ids repeat."""
+    return wildcards.dataset in CONCEPT_DATASETS
+
+
+def get_blank_texts_allowed(wildcards):
+    """GLUE's examples are embedded as published, a blank sentence included."""
+    return wildcards.dataset in [f"glue-{task}" for task in GLUE_TASKS]
+
+
 def get_finetune_input(wildcards):
     return {"table": f"data/glue-{wildcards.task}/text.tsv", **_model_input(wildcards.model)}
 

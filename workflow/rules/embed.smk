@@ -7,6 +7,8 @@ rule embed:
         model=get_model_params,
         version=EMBED_VERSION,
         workers=config["embed"]["workers"],
+        occurrences_allowed=get_occurrences_allowed,
+        blank_texts_allowed=get_blank_texts_allowed,
     log:
         "logs/embed/{dataset}/{model}.log",
     benchmark:

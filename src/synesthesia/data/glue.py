@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from .shapes import COLORS, POSITIONS, SHAPES, SIZES
-from .tables import TEXT
+from .tables import TEXT, write_table
 
 LABELS = "labels.tsv"
 HUB_ID = "nyu-mll/glue"
@@ -118,15 +118,9 @@ def prepare_glue(out_dir: str | Path, task: str, dataset_id: str = HUB_ID, limit
     labels[LABEL_COLUMN] = (labels[LABEL_COLUMN].astype(float).round(6) if task in REGRESSION_TASKS
                             else labels[LABEL_COLUMN].astype(int))
     out_dir = Path(out_dir)
-    _write_tsv(out_dir / TEXT, text)
-    _write_tsv(out_dir / LABELS, labels)
+    write_table(out_dir / TEXT, text)
+    write_table(out_dir / LABELS, labels)
     return out_dir
-
-
-def _write_tsv(path: Path, table: pd.DataFrame) -> None:
-    # The conventions of tables.py (tab-separated, header, no index), which read_table reads back.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, sep="\t", index=False)
 
 
 def read_labels(path: str | Path) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .tables import write_text_table
+from .tables import read_tsv, write_text_table
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,7 @@ def template_corpus(aliases: Iterable[str], per_alias: int | None) -> dict[str, 
 
 
 def corpus_from_tsv(path: str | Path, word_column: str, sentence_column: str) -> dict[str, list[str]]:
-    import pandas as pd
-
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    table = read_tsv(path, ())
     return _group(table, word_column, sentence_column, str(path), table.columns)
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .shapes import COLORS, POSITIONS, SHAPES, SIZES
-from .tables import TEXT, write_text_table
+from .tables import TEXT, write_table, write_text_table
 
 PAIRS = "pairs.tsv"
 CXC_STS_VAL_URL = ("https://raw.githubusercontent.com/google-research-datasets/Crisscrossed-Captions/"
@@ -145,7 +145,7 @@ def prepare_sts(out_dir: str | Path, sts_csv: str | Path, coco_captions_json: st
         "same_image": [int(image_of[a] == image_of[b]) for a, b in zip(pairs["caption1"], pairs["caption2"])],
         "sampling_method": pairs.get("sampling_method", ""),
     })
-    table.to_csv(out_dir / PAIRS, sep="\t", index=False)
+    write_table(out_dir / PAIRS, table)
     return out_dir
 
 

@@ -9,7 +9,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..config import local_paths
 from ..gpu import claim_gpu
+from .weights import naming_refused_weights
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -40,6 +42,21 @@ def library_versions(*packages: str) -> dict[str, str]:
     return found
 
 
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _caching_hint(entry: dict) -> str:
+    """How to put a model's weights into the local cache, for machines (compute nodes) without internet."""
+    if entry["source"] == "torchvision":
+        return (f"Fetch its weights on a machine with internet first (`python -c \"import torchvision; "
+                f"torchvision.models.get_model('{entry['id']}', weights='{entry.get('weights')}')\"`; they are "
+                "kept under $TORCH_HOME/hub/checkpoints), or give `weights` as a local file")
+    return (f"Cache it on a machine with internet first (`huggingface-cli download {entry['id']}`; gated models "
+            "such as LLaMA-2 need `huggingface-cli login` and an accepted licence), then run with HF_HUB_OFFLINE=1")
+
+
 class Encoder(ABC):
     """One model of one modality, loaded in eval mode on ``device`` in ``dtype``.
 
@@ -59,7 +76,14 @@ class Encoder(ABC):
         self.dtype = resolve_dtype(entry.get("dtype") or dtype, self.device)
         self.revision = None
         if load:
-            self._load()
+            try:
+                with naming_refused_weights(local_paths(entry).values()):
+                    self._load()
+            except OSError as error:
+                if local_paths(entry):
+                    raise
+                raise OSError(f"model {name!r}: {entry['id']!r} could not be loaded from the internet or the "
+                              f"local cache ({_first_line(error)}). {_caching_hint(entry)}") from error
 
     @abstractmethod
     def _load(self) -> None:

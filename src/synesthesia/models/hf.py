@@ -9,6 +9,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..images import to_rgb
+from ..config import offered_poolings
 from .base import Encoder, fit_tokens, require_pooling
 from .pooling import TOKEN_POOLINGS
 
@@ -85,10 +87,9 @@ class HFEncoder(Encoder):
         self.revision = getattr(self.model.config, "_commit_hash", None) or getattr(config, "_commit_hash", None)
         if self.modality == "text":
             self._load_tokenizer(transformers, kwargs)
-            require_pooling(self, ["cls", "mean", "eos", "pooler"] + (["projection"] if self._is_clip() else []))
         else:
             self.processor = self._load_processor(transformers, kwargs)
-            require_pooling(self, ["cls", "mean", "pooler"] + (["projection"] if self._is_clip() else []))
+        require_pooling(self, offered_poolings(self.entry))
         # A causal LM has seen the whole word only at its last subword; bidirectional encoders at every subword.
         self.word_pooling = self.entry.get("word_pooling") or (
             "last" if self.entry.get("family") in ("causal", "clip") else "mean"
@@ -290,7 +291,7 @@ class HFEncoder(Encoder):
         processor = self.processor
 
         def transform(image):
-            return processor(images=image.convert("RGB"), return_tensors="pt")["pixel_values"][0]
+            return processor(images=to_rgb(image), return_tensors="pt")["pixel_values"][0]
 
         return transform
 

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 
 from ..config import is_local_path
+from ..images import to_rgb
+from ..config import offered_poolings
 from .base import Encoder, fit_tokens, require_pooling
 
 _PRECISION = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
@@ -38,7 +40,7 @@ class OpenCLIPEncoder(Encoder):
     def _load(self) -> None:
         import open_clip
 
-        require_pooling(self, ["projection", "pooler"])
+        require_pooling(self, offered_poolings(self.entry))
         if self.layer is not None:
             raise ValueError(f"model {self.name!r}: open_clip towers are read at their output; remove `layer`")
         name = self._model_name()
@@ -132,7 +134,7 @@ class OpenCLIPEncoder(Encoder):
 
     def image_transform(self) -> Callable:
         preprocess = self.preprocess
-        return lambda image: preprocess(image.convert("RGB"))
+        return lambda image: preprocess(to_rgb(image))
 
     @torch.inference_mode()
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,8 @@ from typing import Callable
 import torch
 
 from ..config import is_local_path
+from ..images import to_rgb
+from ..config import offered_poolings
 from .base import Encoder, require_pooling
 
 
@@ -20,7 +22,7 @@ class TimmEncoder(Encoder):
         import timm
         import timm.data
 
-        require_pooling(self, ["pooler"])
+        require_pooling(self, offered_poolings(self.entry))
         identifier = self.entry["id"]
         name = f"local-dir:{identifier}" if is_local_path(identifier) else identifier
         # num_classes=0 replaces the classifier by identity: the output is the pooled (penultimate) features.
@@ -40,7 +42,7 @@ class TimmEncoder(Encoder):
 
     def image_transform(self) -> Callable:
         transform = self.transform
-        return lambda image: transform(image.convert("RGB"))
+        return lambda image: transform(to_rgb(image))
 
     @torch.inference_mode()
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:

@@ -7,19 +7,12 @@ from typing import Callable
 
 import torch
 
+from ..images import to_rgb
+from ..config import offered_poolings
 from .base import Encoder, require_pooling
+from .weights import load_weights
 
 _HEADS = ("fc", "classifier", "heads", "head")
-
-
-def load_state_dict(path: str | Path) -> dict:
-    """safetensors when given, else a torch file read with weights_only=True."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _imagenet_transform(size: int, crop: bool, mean, std):
@@ -40,14 +33,14 @@ class TorchvisionEncoder(Encoder):
     def _load(self) -> None:
         import torchvision
 
-        require_pooling(self, ["pooler"])
+        require_pooling(self, offered_poolings(self.entry))
         architecture = self.entry["id"]
         weights = self.entry.get("weights")
         # center_crop false: the whole image squashed to a square, as img2vec_pytorch (the second study) did.
         crop = self.entry.get("center_crop", True)
         if weights and Path(weights).suffix in (".safetensors", ".pt", ".pth"):
             model = torchvision.models.get_model(architecture, weights=None)
-            model.load_state_dict(load_state_dict(weights))
+            model.load_state_dict(load_weights(weights))
             size = int(self.entry.get("image_size", 224))
             self.transform = _imagenet_transform(size, crop, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
         else:
@@ -81,7 +74,7 @@ class TorchvisionEncoder(Encoder):
 
     def image_transform(self) -> Callable:
         transform = self.transform
-        return lambda image: transform(image.convert("RGB"))
+        return lambda image: transform(to_rgb(image))
 
     @torch.inference_mode()
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:

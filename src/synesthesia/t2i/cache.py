@@ -28,7 +28,7 @@ from tqdm import tqdm
 from ..data.tables import IMAGES, TEXT, table_hash
 from ..embed import check_finite, sequential_batches
 from ..models.base import Encoder
-from ..store import IncompleteStoreError, _attr_value, _canonical, open_hdf5, open_partial, partial_path
+from ..store import IncompleteStoreError, ResumableFile, attr_value, open_store_file, partial_path, write_guard
 from .data import image_array, read_pairs, read_split
 from ..versions import T2I_CACHE_VERSION
 from .generator import Generator
@@ -38,48 +38,29 @@ EMPTY_CAPTION_ID = "<empty caption>"
 log = logging.getLogger(__name__)
 
 
-class _CacheWriter:
+class _CacheWriter(ResumableFile):
     """A resumable HDF5 target for ``len(ids)`` units of fixed-shape arrays, created at the first write."""
 
     def __init__(self, path: str | os.PathLike, ids: Sequence[str], spec: dict):
-        self.path = Path(path)
-        self.partial = partial_path(self.path)
-        self.ids = list(ids)
-        self._spec = _canonical(spec)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open_partial(self.partial, self.ids, self._spec, len(self.ids), log.info)
+        super().__init__(path, ids, spec, len(ids), log.info)
 
     def todo(self, batch_size: int) -> list[np.ndarray]:
-        done = self.file["done"][:]
+        done = self.done_mask()
         return [batch for batch in sequential_batches(len(self.ids), batch_size) if not done[batch].all()]
 
     def write(self, index: np.ndarray, arrays: dict[str, np.ndarray]) -> None:
-        """Write a batch of units (ascending ``index``), then mark them done (crash-safe order)."""
-        for name, values in arrays.items():
-            if name not in self.file:
-                self.file.create_dataset(name, shape=(len(self.ids), *values.shape[1:]), dtype=values.dtype,
-                                         chunks=(1, *values.shape[1:]))
-            self.file[name][index] = values
-        self.file.flush()
-        self.file["done"][index] = True
-        self.file.flush()
+        """Write a batch of units, then mark them done (crash-safe order)."""
+        self.write_units(index, arrays, chunk_rows=1)
 
     def finalize(self, attrs: dict) -> Path:
-        done = self.file["done"][:]
-        if not done.all():
-            raise RuntimeError(f"{self.partial}: {int((~done).sum())} units were never written")
-        del self.file["done"]
-        for key, value in attrs.items():
-            self.file.attrs[key] = _attr_value(value)
-        self.file.attrs["cache_version"] = T2I_CACHE_VERSION
-        self.file.attrs["complete"] = True
-        self.file.close()
-        os.replace(self.partial, self.path)
-        return self.path
-
-    def close(self) -> None:
-        if self.file.id.valid:
-            self.file.close()
+        self.require_all_units()
+        with write_guard(self.partial):
+            del self.file["done"]
+            for key, value in attrs.items():
+                self.file.attrs[key] = attr_value(value)
+            self.file.attrs["cache_version"] = T2I_CACHE_VERSION
+            self.file.attrs["complete"] = True
+        return self.close_and_rename()
 
 
 class TensorCache:
@@ -90,7 +71,7 @@ class TensorCache:
         if not self.path.exists():
             hint = " (a caching job was interrupted; rerun the workflow)" if partial_path(self.path).exists() else ""
             raise FileNotFoundError(f"{self.path}: no such cache file{hint}")
-        self.file = open_hdf5(self.path, "r")
+        self.file = open_store_file(self.path)
         self.attrs = dict(self.file.attrs)
         if not self.attrs.get("complete", False):
             self.file.close()

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.tables import IMAGES, TEXT, read_table, table_hash
+from ..images import load_image
 
 
 def read_pairs(dataset_dir: str | os.PathLike) -> pd.DataFrame:
@@ -64,8 +65,7 @@ def square_image(path: str | os.PathLike, resolution: int):
     """The image scaled so its shorter side is ``resolution``, centre-cropped to a square (RGB, PIL)."""
     from PIL import Image
 
-    with Image.open(path) as image:
-        image = image.convert("RGB")
+    image = load_image(path)
     scale = resolution / min(image.size)
     width, height = max(resolution, round(image.width * scale)), max(resolution, round(image.height * scale))
     image = image.resize((width, height), Image.Resampling.BICUBIC)

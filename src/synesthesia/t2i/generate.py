@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..images import load_image
 from .adapter import TokenAdapter
 from .cache import EMPTY_CAPTION_ID, TensorCache
 from .data import read_pairs, read_split
@@ -110,8 +111,6 @@ def generate_heldout(generator_spec: dict, adapter: str | os.PathLike, tokens: s
 def image_grid(image_dirs: dict[str, str | os.PathLike], dataset_dir: str | os.PathLike, split: str | os.PathLike,
                out: str | os.PathLike, n_captions: int = 8) -> Path:
     """A figure: the first ``n_captions`` held-out captions (rows) as each encoder drew them (columns)."""
-    from PIL import Image
-
     from ..report import _pyplot
 
     captions = read_pairs(dataset_dir).set_index("id")["caption"]
@@ -126,8 +125,7 @@ def image_grid(image_dirs: dict[str, str | os.PathLike], dataset_dir: str | os.P
             path = Path(folder) / f"{item_id}.png"
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no image of held-out caption {item_id!r} for model {model}")
-            with Image.open(path) as image:
-                axis.imshow(np.asarray(image))
+            axis.imshow(np.asarray(load_image(path)))
             axis.set_xticks([])
             axis.set_yticks([])
             if column == 0:

@@ -15,6 +15,7 @@ import torch
 
 from ..models.base import library_versions, resolve_device, resolve_dtype
 from ..models.hf import HFEncoder
+from ..models.weights import UnsafeWeightsError, naming_refused_weights
 from . import with_defaults
 
 log = logging.getLogger(__name__)
@@ -103,11 +104,15 @@ def load_generator(spec: dict) -> Generator:
     dtype = resolve_dtype(spec["dtype"], device)
     where = {"pretrained_model_name_or_path": spec["id"], "revision": spec["revision"]}
     try:
-        unet = UNet2DConditionModel.from_pretrained(**where, subfolder="unet", torch_dtype=dtype)
-        # The VAE stays in float32: it runs once per image, and half-precision VAEs are known to overflow.
-        vae = AutoencoderKL.from_pretrained(**where, subfolder="vae", torch_dtype=torch.float32)
-        # Training adds noise with the checkpoint's own schedule; DDPM's add_noise is the standard forward process.
-        noise_scheduler = DDPMScheduler.from_pretrained(**where, subfolder="scheduler")
+        # diffusers reads a local .bin with weights_only=True; its refusal is re-raised naming the file.
+        with naming_refused_weights([spec["id"]]):
+            unet = UNet2DConditionModel.from_pretrained(**where, subfolder="unet", torch_dtype=dtype)
+            # The VAE stays in float32: it runs once per image, and half-precision VAEs are known to overflow.
+            vae = AutoencoderKL.from_pretrained(**where, subfolder="vae", torch_dtype=torch.float32)
+            # Training adds noise with the checkpoint's own schedule; DDPM's add_noise is the standard forward process.
+            noise_scheduler = DDPMScheduler.from_pretrained(**where, subfolder="scheduler")
+    except UnsafeWeightsError:
+        raise
     except (OSError, ValueError) as err:
         raise OSError(f"generator {spec['id']}: cannot load its unet/, vae/ or scheduler/ ({err})") from err
     for model in (unet, vae):

@@ -8,7 +8,8 @@ refused rather than guessed.
 FID and IS use torch-fidelity's port of the TF Inception network that FID is defined
 with. Its weights download from GitHub at first use; where that is unreachable, point
 ``inception_weights`` at a local copy of
-``weights-inception-2015-12-05-6726825d.pth`` (``INCEPTION_WEIGHTS_URL``). CLIP score
+``weights-inception-2015-12-05-6726825d.pth`` (``INCEPTION_WEIGHTS_URL``), or of it as
+safetensors. Either is read with ``weights_only=True``: a file holding more than tensors is refused. CLIP score
 is 100 * max(cos(image, caption), 0) averaged over images (Hessel et al., 2021), with
 any CLIP model of the registry (hub id or local folder).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -61,16 +63,32 @@ def require_uint8(images: torch.Tensor, what: str) -> None:
         raise TypeError(f"{what}: metrics read uint8 images in [0, 255], got {images.dtype}; convert with to_uint8")
 
 
+def inception_weights(weights: str | os.PathLike | None) -> dict:
+    """The FID Inception's state dict from a local file (safetensors or torch), or downloaded when None;
+    read with ``weights_only=True`` either way, so a crafted file cannot run code."""
+    from ..models.weights import load_weights
+
+    if weights is None:
+        return torch.hub.load_state_dict_from_url(INCEPTION_WEIGHTS_URL, progress=False, weights_only=True)
+    if not Path(weights).is_file():
+        raise FileNotFoundError(f"metrics.inception_weights: {weights} does not exist; download it from "
+                                f"{INCEPTION_WEIGHTS_URL}")
+    return load_weights(weights)
+
+
 def inception_extractor(weights: str | os.PathLike | None, feature: str) -> torch.nn.Module:
     """torch-fidelity's FID Inception returning one output: ``"2048"`` (pool features, FID) or
     ``"logits_unbiased"`` (IS). ``weights`` is a local weights file, or None to download them."""
     from torchmetrics.image.fid import NoTrainInceptionV3
 
-    if weights is not None and not Path(weights).is_file():
-        raise FileNotFoundError(f"metrics.inception_weights: {weights} does not exist; download it from "
-                                f"{INCEPTION_WEIGHTS_URL}")
-    network = NoTrainInceptionV3(name="inception-v3-compat", features_list=[feature],
-                                 feature_extractor_weights_path=None if weights is None else str(weights))
+    state = inception_weights(weights)
+    with tempfile.TemporaryDirectory() as folder:
+        # torch-fidelity unpickles its weights file with weights_only=False (code in it would run):
+        # it gets a private copy written here from the tensors read safely above.
+        checked = Path(folder) / "inception.pth"
+        torch.save(state, checked)
+        network = NoTrainInceptionV3(name="inception-v3-compat", features_list=[feature],
+                                     feature_extractor_weights_path=str(checked))
     network.num_features = INCEPTION_WIDTHS[feature]  # else FID runs a dummy image to find it
     return network
 
@@ -179,12 +197,9 @@ def score_images(real: torch.Tensor, fake: torch.Tensor, captions: Sequence[str]
 
 def read_pngs(paths: Sequence[str | os.PathLike]) -> torch.Tensor:
     """Generated images as they were saved: uint8 N x 3 x H x W."""
-    from PIL import Image
+    from ..images import load_image
 
-    arrays = []
-    for path in paths:
-        with Image.open(path) as image:
-            arrays.append(np.asarray(image.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
+    arrays = [np.asarray(load_image(path), dtype=np.uint8).transpose(2, 0, 1) for path in paths]
     return torch.from_numpy(np.stack(arrays))
 
 
