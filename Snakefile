@@ -1,9 +1,12 @@
+import sys
 from pathlib import Path
 
 from snakemake.utils import min_version
 
-from synesthesia.config import ConfigError, load_yaml, require_data_paths, validate_config
+from synesthesia.config import ConfigError, load_yaml, validate_config
 from synesthesia.gpu import export_gpu_slots
+from synesthesia.prefetch import offline_gaps, preflight
+from synesthesia.slurm import status_without_accounting
 
 min_version("9.0")
 
@@ -30,6 +33,9 @@ except ConfigError as error:
     raise SystemExit(str(error))
 config.clear()
 config.update(_validated)
+# With the hub off (HF_HUB_OFFLINE=1, or unreachable): what the config needs from the internet that the
+# caches lack, warned here and refused by `onstart`. Once, by the process that plans: jobs re-read this file.
+_offline_gaps = offline_gaps(config, Path(".")) if workflow.is_main_process else []
 export_gpu_slots(workflow.global_resources.get("gpu"))
 
 report: "workflow/report/workflow.rst"
@@ -37,10 +43,13 @@ report: "workflow/report/workflow.rst"
 
 onstart:
     try:
-        require_data_paths(config, Path("."))
+        # Not before `snakemake prefetch`: it is what fills the gaps.
+        if set(workflow.dag_settings.targets) != {"prefetch"}:
+            preflight(config, Path("."), _offline_gaps)
     except ConfigError as error:
         raise SystemExit(str(error))
-
+    if (_warning := status_without_accounting(workflow.executor_settings)):
+        print(_warning, file=sys.stderr)
 
 
 include: "workflow/rules/common.smk"
@@ -52,6 +61,7 @@ include: "workflow/rules/sts.smk"
 include: "workflow/rules/align.smk"
 include: "workflow/rules/t2i.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/prefetch.smk"
 
 
 rule all:

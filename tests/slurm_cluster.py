@@ -23,6 +23,8 @@ PACKAGES = ["slurm-wlm", "munge", "slurmdbd", "mariadb-server"]
 DAEMONS = ["slurmctld", "slurmd", "slurmdbd", "munged", "mariadbd", "sacct", "sbatch"]
 SLURM_ETC = Path("/etc/slurm")
 CONFIG_FILES = ("slurm.conf", "gres.conf", "slurmdbd.conf")
+# Smaller than the 32,000 MB the embed rule asks for first: the workflow must cap its requests.
+NODE_MEMORY_MB = 24000
 DB_PASSWORD = "synesthesia-test"
 
 
@@ -59,8 +61,9 @@ def _sbin(name: str) -> str:
 
 
 class SlurmCluster:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, accounting: bool = True):
         self.root = Path(root)
+        self.accounting = accounting
         self.host = socket.gethostname().split(".")[0]
         self.processes: list[tuple[str, subprocess.Popen]] = []
         self.linked: list[Path] = []
@@ -77,10 +80,12 @@ class SlurmCluster:
             raise ClusterUnavailable(f"{SLURM_ETC} already holds a SLURM configuration; not touching it")
         try:
             self._start_munge()
-            self._start_mariadb()
+            if self.accounting:
+                self._start_mariadb()
             self._write_configs()
-            self._spawn("slurmdbd", [_sbin("slurmdbd"), "-D"])
-            self._wait(lambda: self._run(["sacctmgr", "-n", "list", "cluster"]).returncode == 0, "slurmdbd")
+            if self.accounting:
+                self._spawn("slurmdbd", [_sbin("slurmdbd"), "-D"])
+                self._wait(lambda: self._run(["sacctmgr", "-n", "list", "cluster"]).returncode == 0, "slurmdbd")
             self._spawn("slurmctld", [_sbin("slurmctld"), "-D", "-i"])
             self._spawn("slurmd", [_sbin("slurmd"), "-D"])
             self._wait(self._node_idle, "the node to become idle")
@@ -171,8 +176,9 @@ class SlurmCluster:
         files = {
             "slurm.conf": self._slurm_conf(),
             "gres.conf": f"AutoDetect=off\nNodeName={self.host} Name=gpu Type=fake Count=1 File=/dev/null\n",
-            "slurmdbd.conf": self._slurmdbd_conf(),
         }
+        if self.accounting:
+            files["slurmdbd.conf"] = self._slurmdbd_conf()
         SLURM_ETC.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             path = self.root / name
@@ -210,14 +216,21 @@ MinJobAge=300
 MpiDefault=none
 GresTypes=gpu
 JobAcctGatherType=jobacct_gather/none
+{self._accounting_conf()}NodeName={self.host} NodeAddr=127.0.0.1 CPUs=4 RealMemory={NODE_MEMORY_MB} Gres=gpu:fake:1 State=UNKNOWN
+PartitionName=cpu Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes={self.host} MaxTime=INFINITE State=UP
+"""
+
+    def _accounting_conf(self) -> str:
+        if not self.accounting:
+            return "AccountingStorageType=accounting_storage/none\n"
+        return f"""\
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
 AccountingStoragePort={self.ports['slurmdbd']}
 AccountingStoragePass={self.munge_socket}
 AccountingStorageTRES=gres/gpu
-NodeName={self.host} NodeAddr=127.0.0.1 CPUs=4 RealMemory=256000 Gres=gpu:fake:1 State=UNKNOWN
-PartitionName=cpu Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
-PartitionName=gpu Nodes={self.host} MaxTime=INFINITE State=UP
+AccountingStoreFlags=job_comment
 """
 
     def _slurmdbd_conf(self) -> str:

@@ -356,7 +356,9 @@ def test_snakemake_refuses_duplicate_keys_and_missing_data_before_any_job(demo, 
     run = subprocess.run([*snakemake, "--configfile", str(missing)], capture_output=True, text=True,
                          timeout=120)
     assert run.returncode != 0
-    assert "config: datasets.photos.root: /nonexistent/photos does not exist (and 1 more)" in run.stdout + run.stderr
+    # The whole list, one line each (synesthesia.prefetch.preflight).
+    assert ("\n  datasets.photos.root: /nonexistent/photos does not exist\n"
+            "  datasets.photos.captions: /nonexistent/c.tsv does not exist") in run.stdout + run.stderr
     assert not (workdir / "resources").exists()
 
 
@@ -476,6 +478,6 @@ def test_bad_t2i_section_is_refused(demo, tmp_path, edit, expected):
 def test_cluster_section_defaults_and_refusals(demo):
     assert validate_config(demo, SCHEMA)["cluster"] == {
         "account": None, "cpu_partition": None, "gpu_partition": None, "gpu_model": None, "constraint": None,
-        "memory_scale": 1.0}
+        "memory_scale": 1.0, "max_mem_mb": None}
     demo["cluster"] = {"partition": "gpu"}
     assert "unknown key cluster.partition" in refusal(demo)

@@ -14,7 +14,7 @@ from synesthesia import gpu
 def clean_env(monkeypatch):
     for name in ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", gpu.SLOTS_ENV):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(gpu, "_held_slot", None)
+    monkeypatch.setattr(gpu, "_held_slots", [])
     return monkeypatch
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import DEMO, ROOT, run_snakemake
-from slurm_cluster import ClusterUnavailable, SlurmCluster, install_packages
+from slurm_cluster import NODE_MEMORY_MB, ClusterUnavailable, SlurmCluster, install_packages
 from synesthesia.store import read_embeddings
 
 pytestmark = pytest.mark.slow
@@ -64,7 +64,9 @@ def cluster(tmp_path_factory):
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("slurm-demo")
-    result = run_snakemake(workdir, slurm_demo_config(), *PROFILE, *TEST_ONLY, cores=None)
+    # A number in --config arrives as a string; the run must take it as one.
+    result = run_snakemake(workdir, slurm_demo_config(), *PROFILE, *TEST_ONLY, "--config", "cluster={memory_scale: 1.0}",
+                           cores=None)
     return workdir, result
 
 
@@ -78,6 +80,11 @@ def test_demo_completes_through_the_slurm_profile(cluster, slurm_run):
     gpu_jobs = [tres for _, partition, _, tres in jobs if partition == "gpu"]
     assert len(gpu_jobs) == 5  # the text model's embeddings: shapes, concepts, sst2, sts, association
     assert all("gres/gpu" in tres for tres in gpu_jobs)
+    # The embed rule's 32,000 MB exceed the node: every request is capped at its 24,000 MB, so sbatch takes them.
+    requests = [line.split("|") for line in cluster.sacct("--format=Comment,ReqMem").splitlines()]
+    # Jobs carry their rule and wildcards in the comment, which squeue (%k) and sacct (Comment) show.
+    embed_requests = {memory for comment, memory in requests if comment.startswith("rule_embed_wildcards_")}
+    assert embed_requests == {f"{NODE_MEMORY_MB}M"}, requests
     log = (workdir / f"logs/embed/shapes/{TEXT}.log").read_text()
     assert "GPU from SLURM: CUDA_VISIBLE_DEVICES=0" in log
 

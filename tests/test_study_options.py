@@ -252,7 +252,7 @@ def test_schema_accepts_the_study_options(demo, model, options):
         ("tiny-mae", {"mask_ratio": 1}, r"models\.tiny-mae\.mask_ratio: 1 is greater than or equal to the maximum of 1"),
         ("tiny-mae", {"mask_ratio": 1.5}, r"models\.tiny-mae\.mask_ratio: 1\.5 is greater than or equal"),
         ("tiny-mae", {"mask_ratio": -0.1}, r"models\.tiny-mae\.mask_ratio: -0\.1 is less than the minimum of 0"),
-        ("tiny-mae", {"mask_ratio": "0.75"}, r"models\.tiny-mae\.mask_ratio: '0\.75' is not of type 'number'"),
+        ("tiny-mae", {"mask_ratio": "most"}, r"models\.tiny-mae\.mask_ratio: 'most' is not of type 'number'"),
         ("tiny-resnet", {"mask_ratio": 0.5}, r"models\.tiny-resnet\.mask_ratio: .*for source hf \(ViT-MAE\) only"),
         ("tiny-bert", {"mask_ratio": 0.5}, r"models\.tiny-bert\.mask_ratio: .*a vision-model option"),
         ("tiny-bert", {"image_size": 64}, r"models\.tiny-bert\.image_size: .*a vision-model option"),

@@ -83,6 +83,55 @@ def load_schema(path: str | os.PathLike) -> dict:
         return yaml.safe_load(handle)
 
 
+_SCALARS = {"integer": int, "number": float}
+
+
+def _branches(schema: dict, root: dict) -> list[dict]:
+    """A schema and the schemas it combines (``$ref``, ``allOf``, ``if``/``then``), flattened."""
+    if "$ref" in schema:
+        schema = {**root["$defs"][schema["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in schema.items() if k != "$ref"}}
+    found = [schema]
+    for part in [*schema.get("allOf", []), schema.get("then", {})]:
+        if isinstance(part, dict) and part:
+            found += _branches(part, root)
+    return found
+
+
+def _from_command_line(value, schema: dict, root: dict):
+    """``value`` with the strings Snakemake's ``--config`` makes of numbers, booleans and null
+    turned back into them wherever the schema expects one (it parses nested values as plain strings)."""
+    branches = _branches(schema, root) if isinstance(schema, dict) else []
+    if isinstance(value, dict):
+        for key in value:
+            sub = next((b["properties"][key] for b in branches if key in b.get("properties", {})), None)
+            if sub is None:
+                sub = next((b["additionalProperties"] for b in branches
+                            if isinstance(b.get("additionalProperties"), dict)), None)
+            if isinstance(sub, dict):
+                value[key] = _from_command_line(value[key], sub, root)
+        return value
+    if isinstance(value, list):
+        items = next((b["items"] for b in branches if isinstance(b.get("items"), dict)), None)
+        return [_from_command_line(v, items, root) for v in value] if items else value
+    if not isinstance(value, str):
+        return value
+    types = set()
+    for branch in branches:
+        kind = branch.get("type", [])
+        types |= {kind} if isinstance(kind, str) else set(kind)
+    if "null" in types and value in ("null", "~"):
+        return None
+    if "boolean" in types and value in ("true", "false"):
+        return value == "true"
+    for name, convert in _SCALARS.items():
+        if name in types and "string" not in types:
+            try:
+                return convert(value)
+            except ValueError:
+                pass
+    return value
+
+
 def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "(top level)"
 
@@ -105,8 +154,9 @@ def validate_config(config: dict, schema_path: str | os.PathLike, root: str | os
     workdir). ``missing_data``: what a local dataset path that does not exist gets:
     ``refuse``, ``warn`` (a dry run planning a grid elsewhere) or ``skip`` (a job).
     """
-    config = copy.deepcopy(dict(config))
-    validator = _Validator(load_schema(schema_path))
+    schema = load_schema(schema_path)
+    config = _from_command_line(copy.deepcopy(dict(config)), schema, schema)
+    validator = _Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise _schema_error(error)
@@ -280,6 +330,15 @@ def check_model_entry(name: str, entry: dict, model_config: dict | None) -> None
                           f"choose one of {', '.join(offered_poolings(entry))}")
     if "layer" in entry and source != "hf":
         raise ConfigError(f"{where}.layer: {source} models are read at their output; remove `layer`")
+    spread = [key for key in ("device_map", "max_memory", "offload_folder") if key in entry]
+    spread += ["gpus"] if entry.get("gpus", 1) > 1 else []
+    if spread and source != "hf":
+        raise ConfigError(f"{where}: {', '.join(spread)}: only hf models are spread over devices; "
+                          f"{source} models run on one")
+    if spread and "device_map" not in entry:
+        raise ConfigError(f"{where}: {', '.join(spread)} needs device_map (auto or sequential) to place the layers")
+    if "gpus" in entry and entry.get("device") == "cpu":
+        raise ConfigError(f"{where}.gpus: the model runs on device cpu; remove gpus or device")
     if model_config is None:
         return
     model_type = model_config.get("model_type", "")

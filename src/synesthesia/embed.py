@@ -46,6 +46,56 @@ def check_finite(vectors: torch.Tensor, model: str, item_ids: Sequence[str]) -> 
         )
 
 
+def is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, torch.cuda.OutOfMemoryError) or (
+        isinstance(error, RuntimeError) and "out of memory" in str(error))
+
+
+class FittingBatches:
+    """Encodes each planned batch in parts of the largest size that fitted in GPU memory so far.
+
+    A CUDA out-of-memory error halves that size and retries the part, down to one item. Parts are
+    consecutive slices of the planned batch, so every item keeps its row and, with the size halved
+    from the start, the parts are the batches an uninterrupted run at the smaller size makes.
+    """
+
+    def __init__(self, model: str, batch_size: int):
+        self.model, self.configured, self.size = model, batch_size, batch_size
+
+    def parts(self, encode, item_ids: Sequence[str]):
+        """Yield (part, its vectors): ``encode(part)`` for slices ``part`` covering the batch of ``item_ids``."""
+        start = 0
+        while start < len(item_ids):
+            part = slice(start, min(start + self.size, len(item_ids)))
+            try:
+                vectors = encode(part)
+            except RuntimeError as error:
+                if not is_out_of_memory(error):
+                    raise
+                if part.stop - part.start == 1:
+                    raise torch.cuda.OutOfMemoryError(
+                        f"model {self.model!r} runs out of GPU memory on one item ({item_ids[start]!r}) alone: "
+                        "spread it over more GPUs (gpus, device_map) or offload part of it (max_memory, "
+                        f"offload_folder); {(str(error).strip().splitlines() or [''])[0]}") from error
+                vectors = None
+            if vectors is None:
+                self.size = (part.stop - part.start) // 2
+                log.warning("%s: out of GPU memory at batch size %d; retrying at %d",
+                            self.model, part.stop - part.start, self.size)
+                # After the handler, so the failed try's tensors (held by its traceback) are freed.
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                continue
+            yield part, vectors
+            start = part.stop
+
+    def attrs(self) -> dict:
+        if self.size < self.configured:
+            log.warning("%s: batch size %d used instead of the configured %d (GPU memory)",
+                        self.model, self.size, self.configured)
+        return {"batch_size": self.configured, "batch_size_used": self.size}
+
+
 def _progress(total: int, done: int, desc: str):
     # mininterval keeps job logs short when tqdm writes to a file instead of a terminal.
     return tqdm(total=total, initial=done, desc=desc, unit="item", mininterval=10, miniters=1)
@@ -78,19 +128,24 @@ def extract_texts(
         done = store.done_mask()
         batches = [b for b in length_batches(lengths, batch_size) if not done[b].all()]
         unit_ids = list(ids) if owners is None else [ids[o] for o in owners]
+
+        def encode(units: np.ndarray) -> torch.Tensor:
+            unit_texts = [texts[i] for i in units]
+            if spans is not None:
+                return encoder.encode_spans(unit_texts, [spans[i] for i in units])
+            if text_pairs is not None:
+                return encoder.encode_texts(unit_texts, [text_pairs[i] for i in units])
+            return encoder.encode_texts(unit_texts)
+
+        fitting = FittingBatches(encoder.name, batch_size)
         with _progress(len(texts), int(done.sum()), f"embed {encoder.name}") as bar:
             for batch in batches:
-                batch_texts = [texts[i] for i in batch]
-                if spans is not None:
-                    vectors = encoder.encode_spans(batch_texts, [spans[i] for i in batch])
-                elif text_pairs is not None:
-                    vectors = encoder.encode_texts(batch_texts, [text_pairs[i] for i in batch])
-                else:
-                    vectors = encoder.encode_texts(batch_texts)
-                check_finite(vectors, encoder.name, [unit_ids[i] for i in batch])
-                store.write(batch, vectors.numpy())
-                bar.update(len(batch))
-        attrs = {**encoder.provenance(), **_spec_attrs(spec), "max_length": encoder.max_length,
+                batch_ids = [unit_ids[i] for i in batch]
+                for part, vectors in fitting.parts(lambda part: encode(batch[part]), batch_ids):
+                    check_finite(vectors, encoder.name, batch_ids[part])
+                    store.write(batch[part], vectors.numpy())
+                    bar.update(len(vectors))
+        attrs = {**encoder.provenance(), **_spec_attrs(spec), **fitting.attrs(), "max_length": encoder.max_length,
                  "truncated": truncated, "n_units": len(texts)}
         if spans is not None:
             attrs["word_pooling"] = encoder.word_pooling
@@ -133,13 +188,15 @@ def extract_images(
             batch_sampler=[b.tolist() for b in todo],
             num_workers=workers,
         )
+        fitting = FittingBatches(encoder.name, batch_size)
         with _progress(len(paths), int(done.sum()), f"embed {encoder.name}") as bar:
             for index, pixels in loader:
-                vectors = encoder.encode_images(pixels)
-                check_finite(vectors, encoder.name, [unit_ids[i] for i in index.tolist()])
-                store.write(index.numpy(), vectors.numpy())
-                bar.update(len(index))
-        attrs = {**encoder.provenance(), **_spec_attrs(spec), "n_units": len(paths)}
+                batch, batch_ids = index.numpy(), [unit_ids[i] for i in index.tolist()]
+                for part, vectors in fitting.parts(lambda part: encoder.encode_images(pixels[part]), batch_ids):
+                    check_finite(vectors, encoder.name, batch_ids[part])
+                    store.write(batch[part], vectors.numpy())
+                    bar.update(len(vectors))
+        attrs = {**encoder.provenance(), **_spec_attrs(spec), **fitting.attrs(), "n_units": len(paths)}
         return store.finalize(attrs)
     finally:
         store.close()

@@ -4,23 +4,28 @@ The DAG is Snakemake's own (``snakemake --summary``, a dry run), so the plan lis
 exactly what ``snakemake`` would do. Costs are estimates for the embedding jobs,
 which dominate: each model's parameter count and vector size come from its
 architecture built on the meta device (no weights downloaded), each dataset's size
-from its prepared table. Time per job is items x parameters x a rate: the rate is
-measured from the embedding jobs already run here (results/benchmarks/embed) when
-there are any, else DEFAULT_SECONDS_PER_ITEM_PARAMETER; a model that already ran
-on another dataset is costed at its own measured time per item.
+from its prepared table. Time per job is items x a model's own measured time per
+item where the same checkpoint (model id and revision) already ran here, under any
+name; else items x parameters x a rate, measured from the embedding jobs run here
+(results/benchmarks/embed, with the stores they wrote) when there are any, else
+DEFAULT_SECONDS_PER_ITEM_PARAMETER. What cannot be estimated is shown as unknown, with why.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 import logging
+import math
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from .config import load_yaml, local_paths, model_spec, validate_config
+from .config import load_yaml, local_paths, model_spec, read_model_config, tiny_model_dir, validate_config
 from .data.tables import read_tsv, table_for
 
 # 2 FLOPs per parameter per token, 64 tokens (or patches) per item, at 50 TFLOP/s:
@@ -29,7 +34,12 @@ from .data.tables import read_tsv, table_for
 DEFAULT_SECONDS_PER_ITEM_PARAMETER = 2 * 64 / 50e12
 BYTES_PER_VALUE = 4  # the store keeps float32
 EMBEDDING = "results/embeddings/"
-
+# Weights on the GPU: dtype auto is bf16 there. Activations, CUDA context and allocator
+# slack at the batch sizes used add roughly a fifth on top.
+GPU_BYTES_PER_PARAMETER = {"auto": 2, "bfloat16": 2, "float16": 2, "float32": 4}
+ACTIVATION_OVERHEAD = 1.2
+DEFAULT_GPU_MEMORY_GB = 80
+BUILT_BY_WORKFLOW = "built by the workflow"
 log = logging.getLogger(__name__)
 
 
@@ -70,16 +80,43 @@ def dataset_units(workdir: Path, dataset: str, modality: str) -> int | None:
         return sum(1 for _ in handle) - 1
 
 
-def benchmarked_jobs(workdir: Path, footprints: dict, units) -> pd.DataFrame:
-    """(model, items, parameters, seconds) of the embedding jobs benchmarked in ``workdir``."""
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
+def measured_jobs(workdir: Path) -> pd.DataFrame:
+    """(model, model_id, revisions, items, parameters, seconds) of each embedding job benchmarked in ``workdir``.
+
+    Identity and size come from the store the job wrote, not from this config: the same
+    checkpoint may have run under another name, or in another grid sharing the workdir.
+    """
+    from .store import open_store_file
+
     rows = []
     for path in sorted((workdir / "results" / "benchmarks" / "embed").glob("*/*.tsv")):
-        dataset, model = path.parent.name, path.stem
-        items, size = units(dataset, model), footprints.get(model)
-        if items and size:
-            rows.append({"model": model, "items": items, "parameters": size[0],
-                         "seconds": float(pd.read_csv(path, sep="\t")["s"].iloc[-1])})
-    return pd.DataFrame(rows, columns=["model", "items", "parameters", "seconds"])
+        store = workdir / EMBEDDING / path.parent.name / f"{path.stem}.h5"
+        try:
+            seconds = float(pd.read_csv(path, sep="\t")["s"].iloc[-1])
+            with open_store_file(store) as f:
+                attrs = dict(f.attrs)
+                units = (f["items/embeddings"] if "items" in f else f["embeddings"]).shape[0]
+            configured = json.loads(attrs.get("spec", "{}")).get("model", {})
+            rows.append({"model": path.stem, "model_id": str(attrs["model_id"]),
+                         # The resolved commit and the revision as configured (a branch or tag) both match.
+                         "revisions": {str(attrs.get("revision") or ""), str(configured.get("revision") or "")} - {""},
+                         "items": units, "parameters": attrs.get("n_parameters"), "seconds": seconds})
+        except Exception as error:  # a store deleted, rewritten or from an older layout: only a hint lost
+            log.debug(f"{path}: not used for rates ({_first_line(error)})")
+    return pd.DataFrame(rows, columns=["model", "model_id", "revisions", "items", "parameters", "seconds"])
+
+
+def seconds_per_item_of(measured: pd.DataFrame, entry: dict) -> float | None:
+    """This checkpoint's measured time per item, under whatever name it ran here; None if it never did."""
+    same = measured["model_id"] == entry["id"]
+    if entry.get("revision"):
+        same &= measured["revisions"].map(lambda revisions: entry["revision"] in revisions)
+    runs = measured[same]
+    return runs["seconds"].sum() / runs["items"].sum() if runs["items"].sum() else None
 
 
 def _in_workdir(entry: dict, workdir: Path) -> dict:
@@ -88,47 +125,107 @@ def _in_workdir(entry: dict, workdir: Path) -> dict:
                         if not Path(path).is_absolute()}}
 
 
-def model_costs(jobs: pd.DataFrame, config: dict, workdir: Path, footprint=None) -> tuple[pd.DataFrame, str]:
-    """Per model: embeddings to make, items, parameters, estimated GPU-hours (or CPU-hours) and disk."""
-    if footprint is None:
-        from .models import model_footprint as footprint
-    benchmarked = {path.stem for path in (workdir / "results" / "benchmarks" / "embed").glob("*/*.tsv")}
-    footprints = {}
-    for model in sorted(set(jobs["model"]) | (benchmarked & set(config["models"]))):
-        try:
-            footprints[model] = footprint(model, _in_workdir(model_spec(config, model), workdir))
-        except Exception as error:  # an unreachable hub, a custom architecture: the rest still plans
-            log.warning(f"model {model!r}: size unknown ({error})")
-            footprints[model] = None
+def model_cached(entry: dict, root: Path) -> bool:
+    """Whether a model's weights are on this machine: the check prefetch and the pre-flight make
+    (a tiny model: whether the workflow has built it yet)."""
+    from .prefetch import model_item
 
-    def units(dataset, model):
-        return dataset_units(workdir, dataset, config["models"][model]["modality"])
+    if tiny_model_dir(entry):
+        return (root / tiny_model_dir(entry)).exists()
+    return model_item("", _in_workdir(entry, root)).cached()
 
-    measured = benchmarked_jobs(workdir, footprints, units)
+
+@functools.cache
+def hub_unreachable() -> bool:
+    """Offline mode, or the hub not answering: checked once per plan."""
+    from .prefetch import hub_offline
+
+    return hub_offline()
+
+
+def reachable_footprint(model: str, entry: dict, root: Path) -> tuple[int, int]:
+    """The model's footprint, refused at once for a hub model whose config is neither cached nor
+    reachable: asking anyway costs half a minute of retries per model."""
+    if entry["source"] == "hf" and not local_paths(entry) and read_model_config(entry, root) is None \
+            and hub_unreachable():
+        raise OSError("its config.json is not in the local cache and the hub is unreachable")
+    from .models import model_footprint
+
+    return model_footprint(model, entry)
+
+
+def _size(model: str, spec: dict, workdir: Path, footprint) -> tuple[int | None, int | None, str]:
+    """(parameters, dim, why unknown) of one model, without its weights."""
+    built = tiny_model_dir(spec)
+    if built and not (workdir / built).exists():
+        return None, None, BUILT_BY_WORKFLOW  # its size is known once the tiny_model rule has run
+    # Libraries warn that a skeleton has no weights ("initialized randomly"): true, and meant here.
+    logging.disable(logging.WARNING)
+    try:
+        parameters, dim = footprint(model, _in_workdir(spec, workdir))
+        return parameters, dim, ""
+    except Exception as error:  # an unreachable hub, a custom architecture: the rest still plans
+        return None, None, f"size unknown: {_first_line(error)}"
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _cached(entry: dict, workdir: Path) -> bool | None:
+    try:
+        return model_cached(entry, workdir)
+    except Exception as error:  # an unknown weights name or pretrained tag: the run itself will say
+        log.debug(f"cache lookup of {entry['id']!r} failed ({_first_line(error)})")
+        return None
+
+
+def model_costs(jobs: pd.DataFrame, config: dict, workdir: Path, footprint=None,
+                gpu_memory_gb: float = DEFAULT_GPU_MEMORY_GB) -> tuple[pd.DataFrame, str]:
+    """Per model: embeddings to make, items, size, whether cached, peak GPU memory and GPUs needed,
+    estimated GPU-hours (or CPU-hours) and disk, how the time was estimated, and what is unknown and why."""
+    footprint = footprint or functools.partial(reachable_footprint, root=workdir)
+    measured = measured_jobs(workdir)
+    sized = measured.dropna(subset=["parameters"])
     # Weighted by work, so the large jobs that dominate a grid set the rate, not start-up time.
-    work = (measured["items"] * measured["parameters"]).sum()
-    rate = measured["seconds"].sum() / work if work else DEFAULT_SECONDS_PER_ITEM_PARAMETER
-    basis = "measured here" if work else "default, before any embedding job has run"
-    per_item = measured.groupby("model")["seconds"].sum() / measured.groupby("model")["items"].sum()
+    work = (sized["items"] * sized["parameters"].astype(float)).sum()
+    rate = sized["seconds"].sum() / work if work else DEFAULT_SECONDS_PER_ITEM_PARAMETER
     rows = []
     for model, group in jobs[jobs["would_run"]].groupby("model"):
-        parameters, dim = footprints[model] or (None, None)
-        items = [units(dataset, model) for dataset in group["dataset"]]
+        entry, spec = config["models"][model], model_spec(config, model)
+        parameters, dim, size_note = _size(model, spec, workdir, footprint)
+        seconds_per_item, basis, notes = seconds_per_item_of(measured, entry), "this model id", []
+        items = [dataset_units(workdir, dataset, entry["modality"]) for dataset in group["dataset"]]
         known = [n for n in items if n is not None]
-        on_gpu = model_spec(config, model)["device"] != "cpu"
-        # A model already run here on another dataset has its own measured time per item.
-        seconds_per_item = per_item.get(model, parameters * rate if parameters else None)
-        hours = sum(known) * seconds_per_item / 3600 if seconds_per_item is not None else None
+        if not known:
+            notes.append("time and disk unknown until its datasets are prepared")
+        on_gpu = spec["device"] != "cpu"
+        if seconds_per_item is None and parameters:
+            seconds_per_item, basis = parameters * rate, "rate x parameters"
+        elif seconds_per_item is None:
+            basis = "unknown"
+            notes.append(f"time unknown: no measured rate for its model id and no parameter count ({size_note})")
+        elif size_note:
+            notes.append(f"disk and GPU memory unknown ({size_note})")
+        hours = sum(known) * seconds_per_item / 3600 if known and seconds_per_item is not None else None
+        peak_gb = (parameters * GPU_BYTES_PER_PARAMETER[spec["dtype"]] * ACTIVATION_OVERHEAD / 1e9
+                   if parameters else None) if on_gpu else 0.0
+        gpus_needed = math.ceil(peak_gb / gpu_memory_gb) if peak_gb is not None else None
+        gpus = (spec.get("gpus") or 1) if on_gpu else 0  # what the job asks for: one GPU unless the entry says more
+        if gpus_needed and gpus_needed > gpus:
+            notes.append(f"needs {gpus_needed} GPUs of {gpu_memory_gb:g} GB, asks for {gpus}: set gpus: {gpus_needed}")
         rows.append({
             "model": model, "embeddings": len(group), "items": sum(known) if known else None,
-            "unsized_datasets": len(items) - len(known), "parameters": parameters, "dim": dim,
-            "gpu_hours": hours if on_gpu else 0.0, "cpu_hours": None if on_gpu else hours,
-            "disk_gb": sum(known) * dim * BYTES_PER_VALUE / 1e9 if dim else None,
+            "unsized_datasets": items.count(None), "parameters": parameters, "dim": dim,
+            "cached": _cached(entry, workdir), "peak_gpu_gb": peak_gb, "gpus_needed": gpus_needed, "gpus": gpus,
+            "gpu_hours": hours if on_gpu else 0.0, "cpu_hours": 0.0 if on_gpu else hours,
+            "disk_gb": sum(known) * dim * BYTES_PER_VALUE / 1e9 if known and dim else None,
+            "basis": basis, "note": "; ".join(notes),
         })
-    columns = ["model", "embeddings", "items", "unsized_datasets", "parameters", "dim", "gpu_hours",
-               "cpu_hours", "disk_gb"]
+    columns = ["model", "embeddings", "items", "unsized_datasets", "parameters", "dim", "cached", "peak_gpu_gb",
+               "gpus_needed", "gpus", "gpu_hours", "cpu_hours", "disk_gb", "basis", "note"]
+    basis = "measured here" if work else "default, before any embedding job has run"
     return pd.DataFrame(rows, columns=columns), (
-        f"{rate:.3g} s per item and parameter ({basis}), or a model's own time per item where it ran here")
+        f"{rate:.3g} s per item and parameter ({basis}), or a model id's own time per item where it ran here "
+        "under any name")
 
 
 def concept_candidates(config: dict, workdir: Path) -> pd.DataFrame:
@@ -159,14 +256,44 @@ def concept_candidates(config: dict, workdir: Path) -> pd.DataFrame:
                                        "extra_sentences"])
 
 
-def plan(snakefile: Path, configfile: Path, workdir: Path, footprint=None) -> dict[str, pd.DataFrame | str]:
+def plan(snakefile: Path, configfile: Path, workdir: Path, footprint=None,
+         gpu_memory_gb: float = DEFAULT_GPU_MEMORY_GB) -> dict[str, pd.DataFrame | str]:
     config = validate_config(load_yaml(configfile), snakefile.parent / "workflow/schemas/config.schema.yaml",
                              root=workdir, missing_data="warn")
+    from .prefetch import offline_gaps
+
+    offline_gaps(config, workdir)  # offline: warns about what the caches lack, as a dry run does
     summary = dry_run_summary(snakefile, configfile, workdir)
     jobs = embedding_jobs(summary)
-    costs, rate = model_costs(jobs, config, workdir, footprint)
+    costs, rate = model_costs(jobs, config, workdir, footprint, gpu_memory_gb)
     return {"embeddings": jobs, "scores": score_counts(summary), "costs": costs, "rate": rate,
-            "concepts": concept_candidates(config, workdir)}
+            "gpu_memory_gb": gpu_memory_gb, "concepts": concept_candidates(config, workdir)}
+
+
+def _cell(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if value is None or pd.isna(value):
+        return "?"
+    if isinstance(value, float) or abs(value) >= 1e6:
+        return f"{value:.3g}"
+    return str(value)
+
+
+def total_line(costs: pd.DataFrame) -> str:
+    """The sums of what is known; unknown where nothing is, and partial (a lower bound) where some is."""
+    sums = []
+    for column, unit in (("gpu_hours", "GPU-hours"), ("cpu_hours", "CPU-hours"), ("disk_gb", "GB")):
+        values = costs[column]
+        at_least = "at least " if values.isna().any() else ""
+        sums.append(f"unknown {unit}" if values.isna().all() else f"{at_least}{values.sum():.3g} {unit}")
+    line = "Total: " + ", ".join(sums)
+    partial = costs[["gpu_hours", "cpu_hours", "disk_gb"]].isna().any(axis=1) | (costs["unsized_datasets"] > 0)
+    if partial.any():
+        line += f" (partial: {int(partial.sum())} of {len(costs)} models not fully costed, see the notes above)"
+    return line
 
 
 def render(result: dict) -> str:
@@ -179,17 +306,22 @@ def render(result: dict) -> str:
         "(ok = exists, run = would be made)",
         grid.to_string(), "",
         "Other outputs per rule:", result["scores"].to_string(index=False), "",
-        f"Cost of the embeddings that would run, at {result['rate']}:",
-        costs.to_string(index=False, na_rep="?", float_format=lambda x: f"{x:.3g}") if len(costs) else "(none)",
+        f"Cost of the embeddings that would run, at {result['rate']}.",
+        f"peak_gpu_gb = parameters x bytes per dtype x {ACTIVATION_OVERHEAD}; gpus_needed at "
+        f"{result.get('gpu_memory_gb', DEFAULT_GPU_MEMORY_GB):g} GB per GPU (--gpu-memory-gb); gpus = what the job "
+        "asks for; cached = weights on this machine:",
+        costs.drop(columns="note").map(_cell).to_string(index=False) if len(costs) else "(none)",
     ]
+    notes = costs[costs["note"] != ""].groupby("note", sort=False)["model"].agg(", ".join)
+    if len(notes):
+        lines += ["", "Notes (? = unknown):"] + [f"  {models}: {note}" for note, models in notes.items()]
     concepts = result.get("concepts")
     if concepts is not None and len(concepts):
         lines += ["", "Concept datasets: candidate words embedded in context per text model (extra = corpus words "
                   "no concept has; ? = not prepared yet):",
-                  concepts.to_string(index=False, na_rep="?", float_format=lambda x: f"{x:.0f}")]
+                  concepts.map(_cell).to_string(index=False)]
     if len(costs):
-        lines.append(f"Total: {costs['gpu_hours'].sum():.3g} GPU-hours, {costs['cpu_hours'].sum():.3g} CPU-hours, "
-                     f"{costs['disk_gb'].sum():.3g} GB")
+        lines.append(total_line(costs))
         if costs["unsized_datasets"].any():
             lines.append("? / unsized_datasets: datasets not prepared yet; "
                          "`snakemake --until prepare_captions concept_sentences concept_images glue_data sts_data` "

@@ -10,6 +10,7 @@ rule retrieval:
         "logs/retrieval/{dataset}/{text_model}__{vision_model}.log",
     resources:
         **rule_resources("retrieval"),
+    retries: rule_retries("retrieval")
     conda:
         "../../envs/score.yaml"
     script:
@@ -30,6 +31,7 @@ rule concept_alignment:
         "results/benchmarks/concept_alignment/{dataset}/{text_model}__{vision_model}.tsv"
     resources:
         **rule_resources("concept_alignment"),
+    retries: rule_retries("concept_alignment")
     conda:
         "../../envs/score.yaml"
     script:
@@ -50,6 +52,7 @@ rule concept_factors:
         "results/benchmarks/concept_factors/{dataset}/{text_model}__{vision_model}.tsv"
     resources:
         **rule_resources("concept_factors"),
+    retries: rule_retries("concept_factors")
     conda:
         "../../envs/score.yaml"
     script:
@@ -70,6 +73,7 @@ rule concept_train_fractions:
         "results/benchmarks/concept_train_fractions/{dataset}/{text_model}__{vision_model}.tsv"
     resources:
         **rule_resources("concept_train_fractions"),
+    retries: rule_retries("concept_train_fractions")
     conda:
         "../../envs/score.yaml"
     script:
@@ -90,6 +94,7 @@ rule concept_similarity:
         "results/benchmarks/concept_similarity/{dataset}/{text_model}__{vision_model}.tsv"
     resources:
         **rule_resources("concept_similarity"),
+    retries: rule_retries("concept_similarity")
     conda:
         "../../envs/score.yaml"
     script:

@@ -1,8 +1,10 @@
 import math
 import re
+from pathlib import Path
 
-from synesthesia.config import canonical, model_spec, tiny_model_dir, vocabulary_corpus
+from synesthesia.config import canonical, load_yaml, model_spec, tiny_model_dir, vocabulary_corpus
 from synesthesia.data.tables import table_for
+from synesthesia.slurm import DEFAULT_PARTITION, memory_request, partition_memory_mb, useful_retries
 from synesthesia.t2i import REFERENCE_ENCODER
 from synesthesia.versions import (
     ALIGN_VERSION,
@@ -124,16 +126,38 @@ def get_finetune_input(wildcards):
 
 
 def get_gpus(wildcards):
-    return 0 if model_spec(config, wildcards.model)["device"] == "cpu" else 1
+    spec = model_spec(config, wildcards.model)
+    return 0 if spec["device"] == "cpu" else spec.get("gpus", 1)
+
+
+SLURM_PROFILE_RETRIES = load_yaml(Path(workflow.basedir) / "profiles/slurm/config.yaml")["retries"]
+# Largest node memory per partition, read once by the process that plans and submits the jobs.
+PARTITION_MEMORY_MB = partition_memory_mb() if workflow.is_main_process and not CLUSTER["max_mem_mb"] else {}
+
+
+def _partition(gpus):
+    return (CLUSTER["gpu_partition"] if gpus else CLUSTER["cpu_partition"]) or DEFAULT_PARTITION
+
+
+def _memory_cap_mb(gpus):
+    return CLUSTER["max_mem_mb"] or PARTITION_MEMORY_MB.get(_partition(gpus))
+
+
+def _first_attempt_mb(rule_name):
+    return math.ceil(RULE_RESOURCES[rule_name][0] * CLUSTER["memory_scale"])
 
 
 def rule_resources(rule_name, gpus=0):
-    """Resources of one rule: memory growing with the attempt, wall time, and, from
-    `cluster:` in the config, the SLURM account, partition, GPU model and constraint."""
-    mem_mb, runtime = RULE_RESOURCES[rule_name]
-    first_attempt_mb = math.ceil(mem_mb * CLUSTER["memory_scale"])
+    """Resources of one rule: memory growing with the attempt up to the largest node of its
+    partition, wall time, and, from `cluster:` in the config, the SLURM account, partition,
+    GPU model and constraint."""
+    first_attempt_mb, runtime = _first_attempt_mb(rule_name), RULE_RESOURCES[rule_name][1]
     job_gpus = gpus if callable(gpus) else (lambda wildcards: gpus)
-    resources = {"mem_mb": lambda wildcards, attempt: first_attempt_mb * 2 ** (attempt - 1), "runtime": runtime}
+    resources = {
+        "mem_mb": lambda wildcards, attempt: memory_request(first_attempt_mb, attempt,
+                                                            _memory_cap_mb(job_gpus(wildcards))),
+        "runtime": runtime,
+    }
     if gpus:
         resources["gpu"] = job_gpus
     if CLUSTER["account"]:
@@ -146,6 +170,16 @@ def rule_resources(rule_name, gpus=0):
         if gpus and CLUSTER[key]:
             resources[key] = lambda wildcards, value=CLUSTER[key]: value if job_gpus(wildcards) else ""
     return resources
+
+
+def rule_retries(rule_name, gpus=0):
+    """Where memory is capped (a SLURM partition's nodes, or cluster.max_mem_mb): the SLURM profile's
+    retries that still ask for more memory, as a retry capped at the node size would only fail
+    again. Elsewhere None: `--retries` decides."""
+    caps = [_memory_cap_mb(True), _memory_cap_mb(False)] if callable(gpus) else [_memory_cap_mb(gpus)]
+    if None in caps:
+        return None
+    return useful_retries(_first_attempt_mb(rule_name), max(caps), SLURM_PROFILE_RETRIES)
 
 
 def get_retrieval_pair(wildcards):

@@ -10,6 +10,7 @@ rule prepare_captions:
         "logs/prepare_captions/{dataset}.log",
     resources:
         **rule_resources("prepare_captions"),
+    retries: rule_retries("prepare_captions")
     conda:
         "../../envs/embed.yaml"
     script:
@@ -30,6 +31,7 @@ rule corpus_vocabulary:
         "logs/corpus_vocabulary/{dictionary}.log",
     resources:
         **rule_resources("concept_sentences"),
+    retries: rule_retries("concept_sentences")
     conda:
         "../../envs/embed.yaml"
     script:
@@ -49,6 +51,7 @@ rule dictionary:
         "logs/dictionary/{dictionary}.log",
     resources:
         **rule_resources("dictionary"),
+    retries: rule_retries("dictionary")
     conda:
         "../../envs/embed.yaml"
     script:
@@ -68,6 +71,7 @@ rule concept_sentences:
         "logs/concept_sentences/{dataset}.log",
     resources:
         **rule_resources("concept_sentences"),
+    retries: rule_retries("concept_sentences")
     conda:
         "../../envs/embed.yaml"
     script:
@@ -87,6 +91,7 @@ rule concept_images:
         "logs/concept_images/{dataset}.log",
     resources:
         **rule_resources("concept_images"),
+    retries: rule_retries("concept_images")
     conda:
         "../../envs/embed.yaml"
     script:

@@ -16,6 +16,7 @@ rule embed:
     threads: 2
     resources:
         **rule_resources("embed", gpus=get_gpus),
+    retries: rule_retries("embed", gpus=get_gpus)
     conda:
         "../../envs/embed.yaml"
     script:

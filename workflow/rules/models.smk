@@ -5,6 +5,7 @@ rule tiny_model:
         "logs/tiny_model/{architecture}.log",
     resources:
         **rule_resources("tiny_model"),
+    retries: rule_retries("tiny_model")
     conda:
         "../../envs/embed.yaml"
     script:

@@ -5,6 +5,7 @@ rule demo_glue:
         "logs/demo_glue/demo_glue.log",
     resources:
         **rule_resources("demo_glue"),
+    retries: rule_retries("demo_glue")
     conda:
         "../../envs/embed.yaml"
     script:
@@ -23,6 +24,7 @@ rule glue_data:
         "logs/glue_data/{task}.log",
     resources:
         **rule_resources("glue_data"),
+    retries: rule_retries("glue_data")
     conda:
         "../../envs/embed.yaml"
     script:
@@ -45,6 +47,7 @@ rule probe:
     threads: 2
     resources:
         **rule_resources("probe"),
+    retries: rule_retries("probe")
     conda:
         "../../envs/embed.yaml"
     script:
@@ -66,6 +69,7 @@ rule finetune:
     threads: 2
     resources:
         **rule_resources("finetune", gpus=get_gpus),
+    retries: rule_retries("finetune", gpus=get_gpus)
     conda:
         "../../envs/embed.yaml"
     script:

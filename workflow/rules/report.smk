@@ -18,6 +18,7 @@ rule retrieval_table:
         "logs/retrieval_table/{dataset}.log",
     resources:
         **rule_resources("table"),
+    retries: rule_retries("table")
     conda:
         "../../envs/score.yaml"
     script:
@@ -59,6 +60,7 @@ rule concepts_table:
         "logs/concepts_table/{dataset}.log",
     resources:
         **rule_resources("table"),
+    retries: rule_retries("table")
     conda:
         "../../envs/score.yaml"
     script:
@@ -88,6 +90,7 @@ rule text_understanding_table:
         "logs/text_understanding_table/text_understanding.log",
     resources:
         **rule_resources("table"),
+    retries: rule_retries("table")
     conda:
         "../../envs/score.yaml"
     script:
@@ -114,6 +117,7 @@ rule t2i_table:
         "logs/t2i_table/{dataset}.log",
     resources:
         **rule_resources("table"),
+    retries: rule_retries("table")
     conda:
         "../../envs/t2i.yaml"
     script:
@@ -140,6 +144,7 @@ rule concept_factors_table:
         "logs/concept_factors_table/{dataset}.log",
     resources:
         **rule_resources("table"),
+    retries: rule_retries("table")
     conda:
         "../../envs/score.yaml"
     script:
@@ -166,6 +171,7 @@ rule concept_train_fractions_table:
         "logs/concept_train_fractions_table/{dataset}.log",
     resources:
         **rule_resources("table"),
+    retries: rule_retries("table")
     conda:
         "../../envs/score.yaml"
     script:
@@ -195,6 +201,7 @@ rule concept_similarity_table:
         "logs/concept_similarity_table/{dataset}.log",
     resources:
         **rule_resources("table"),
+    retries: rule_retries("table")
     conda:
         "../../envs/score.yaml"
     script:

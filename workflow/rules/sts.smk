@@ -6,6 +6,7 @@ rule download_cxc:
         "logs/download_cxc/download_cxc.log",
     resources:
         **rule_resources("download_cxc"),
+    retries: rule_retries("download_cxc")
     conda:
         "../../envs/embed.yaml"
     script:
@@ -20,6 +21,7 @@ rule demo_sts:
         "logs/demo_sts/demo_sts.log",
     resources:
         **rule_resources("demo_sts"),
+    retries: rule_retries("demo_sts")
     conda:
         "../../envs/embed.yaml"
     script:
@@ -36,6 +38,7 @@ rule sts_data:
         "logs/sts_data/sts.log",
     resources:
         **rule_resources("sts_data"),
+    retries: rule_retries("sts_data")
     conda:
         "../../envs/embed.yaml"
     script:
@@ -52,6 +55,7 @@ rule sts:
         "logs/sts/{model}.log",
     resources:
         **rule_resources("sts"),
+    retries: rule_retries("sts")
     conda:
         "../../envs/score.yaml"
     script:
@@ -65,6 +69,7 @@ rule association_data:
         "logs/association_data/association.log",
     resources:
         **rule_resources("association_data"),
+    retries: rule_retries("association_data")
     conda:
         "../../envs/embed.yaml"
     script:
@@ -80,6 +85,7 @@ rule association:
         "logs/association/{model}.log",
     resources:
         **rule_resources("association"),
+    retries: rule_retries("association")
     conda:
         "../../envs/score.yaml"
     script:

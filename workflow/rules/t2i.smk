@@ -10,6 +10,7 @@ rule t2i_split:
         "logs/t2i_split/{dataset}.log",
     resources:
         **rule_resources("t2i_split"),
+    retries: rule_retries("t2i_split")
     conda:
         "../../envs/t2i.yaml"
     script:
@@ -23,6 +24,7 @@ rule demo_inception:
         "logs/demo_inception/demo_inception.log",
     resources:
         **rule_resources("demo_inception"),
+    retries: rule_retries("demo_inception")
     conda:
         "../../envs/t2i.yaml"
     script:
@@ -44,6 +46,7 @@ rule t2i_latents:
         "results/benchmarks/t2i_latents/{dataset}.tsv"
     resources:
         **rule_resources("t2i_latents", gpus=1),
+    retries: rule_retries("t2i_latents", gpus=1)
     conda:
         "../../envs/t2i.yaml"
     script:
@@ -65,6 +68,7 @@ rule t2i_tokens:
         "results/benchmarks/t2i_tokens/{dataset}/{encoder}.tsv"
     resources:
         **rule_resources("t2i_tokens", gpus=1),
+    retries: rule_retries("t2i_tokens", gpus=1)
     conda:
         "../../envs/t2i.yaml"
     script:
@@ -87,6 +91,7 @@ rule t2i_train:
         "results/benchmarks/t2i_train/{dataset}/{encoder}.tsv"
     resources:
         **rule_resources("t2i_train", gpus=1),
+    retries: rule_retries("t2i_train", gpus=1)
     conda:
         "../../envs/t2i.yaml"
     script:
@@ -108,6 +113,7 @@ rule t2i_generate:
         "results/benchmarks/t2i_generate/{dataset}/{encoder}.tsv"
     resources:
         **rule_resources("t2i_generate", gpus=1),
+    retries: rule_retries("t2i_generate", gpus=1)
     conda:
         "../../envs/t2i.yaml"
     script:
@@ -128,6 +134,7 @@ rule t2i_metrics:
         "results/benchmarks/t2i_metrics/{dataset}/{encoder}.tsv"
     resources:
         **rule_resources("t2i_metrics", gpus=1),
+    retries: rule_retries("t2i_metrics", gpus=1)
     conda:
         "../../envs/t2i.yaml"
     script:

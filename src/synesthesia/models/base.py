@@ -16,10 +16,10 @@ from .weights import naming_refused_weights
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-def resolve_device(device: str = "auto") -> torch.device:
+def resolve_device(device: str = "auto", gpus: int = 1) -> torch.device:
     if device != "cpu":
         # Before CUDA's first use, which fixes the devices this process can see.
-        claim_gpu()
+        claim_gpu(count=gpus)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -53,7 +53,8 @@ def _caching_hint(entry: dict) -> str:
         return (f"Fetch its weights on a machine with internet first (`python -c \"import torchvision; "
                 f"torchvision.models.get_model('{entry['id']}', weights='{entry.get('weights')}')\"`; they are "
                 "kept under $TORCH_HOME/hub/checkpoints), or give `weights` as a local file")
-    return (f"Cache it on a machine with internet first (`huggingface-cli download {entry['id']}`; gated models "
+    return (f"Cache it on a machine with internet first (`python -m synesthesia prefetch --configfile <config>` "
+            f"caches every model of a config, `huggingface-cli download {entry['id']}` this one; gated models "
             "such as LLaMA-2 need `huggingface-cli login` and an accepted licence), then run with HF_HUB_OFFLINE=1")
 
 
@@ -72,7 +73,8 @@ class Encoder(ABC):
         self.modality = entry["modality"]
         self.pooling = entry.get("pooling") or self.default_pooling()
         self.layer = entry.get("layer")
-        self.device = resolve_device(entry.get("device") or device)
+        self.gpus = int(entry.get("gpus", 1))
+        self.device = resolve_device(entry.get("device") or device, self.gpus)
         self.dtype = resolve_dtype(entry.get("dtype") or dtype, self.device)
         self.revision = None
         if load:

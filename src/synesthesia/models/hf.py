@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
+import tempfile
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -44,6 +47,25 @@ def mae_noise(pixel_values: torch.Tensor, patch_size: int, mask_ratio: float) ->
     ])
 
 
+def input_device(model) -> torch.device:
+    """Where a model placed by accelerate (``device_map``) runs its input embeddings. An offloaded
+    module keeps its weights on ``meta`` and has them moved in for each call, so its hook names the device."""
+    try:
+        embeddings = model.get_input_embeddings()
+    except NotImplementedError:  # SegFormer names none; its first module runs where the model's hook says
+        embeddings = model
+    for module in embeddings.modules():
+        device = getattr(getattr(module, "_hf_hook", None), "execution_device", None)
+        if device is not None:
+            return torch.device(device)
+    return next(embeddings.parameters()).device
+
+
+def _device_name(device) -> str:
+    # accelerate names GPUs by index, CPU and disk offload by "cpu" and "disk"
+    return f"cuda:{device}" if isinstance(device, int) else str(device)
+
+
 def span_token_mask(offsets: torch.Tensor, spans: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """B x T mask of the real tokens overlapping each row's character span [start, end).
 
@@ -70,6 +92,25 @@ class HFEncoder(Encoder):
             "trust_remote_code": bool(self.entry.get("trust_remote_code", False)),
         }
 
+    def _placement(self) -> dict:
+        """accelerate's placement of a model too big for one device: over the job's GPUs, then the
+        CPU, then disk, as ``device_map``, ``max_memory`` and ``offload_folder`` say."""
+        if not self.entry.get("device_map"):
+            return {}
+        placement = {"device_map": self.entry["device_map"]}
+        if "max_memory" in self.entry:
+            # GPU indices arrive as strings from the JSON of the rule's params; accelerate wants ints.
+            placement["max_memory"] = {int(key) if str(key).isdigit() else key: size
+                                       for key, size in self.entry["max_memory"].items()}
+        if "offload_folder" in self.entry:
+            # A folder of this job's own (removed with the encoder): jobs of one model on other datasets
+            # run at once, and accelerate reuses offloaded weights it finds in the folder.
+            folder = Path(os.path.expanduser(self.entry["offload_folder"]))
+            folder.mkdir(parents=True, exist_ok=True)
+            self._offload = tempfile.TemporaryDirectory(prefix=f"{self.name}-", dir=folder)
+            placement["offload_folder"] = self._offload.name
+        return placement
+
     def _load(self) -> None:
         import transformers
 
@@ -82,8 +123,14 @@ class HFEncoder(Encoder):
                 f"{self.model_type!r} model. Remove mask_ratio"
             )
         model_class, extra = self._model_class(transformers)
-        self.model = model_class.from_pretrained(self.entry["id"], dtype=self.dtype, **kwargs, **extra)
-        self.model.to(self.device).eval()
+        placement = self._placement()
+        self.model = model_class.from_pretrained(self.entry["id"], dtype=self.dtype, **kwargs, **extra, **placement)
+        if placement:
+            # accelerate placed the layers (moving them would break its hooks); inputs go where they start.
+            self.device = input_device(self.model)
+        else:
+            self.model.to(self.device)
+        self.model.eval()
         self.revision = getattr(self.model.config, "_commit_hash", None) or getattr(config, "_commit_hash", None)
         if self.modality == "text":
             self._load_tokenizer(transformers, kwargs)
@@ -147,6 +194,10 @@ class HFEncoder(Encoder):
             provenance["image_size"] = int(self.entry["image_size"])
         if getattr(self, "model_type", None) == "vit_mae":
             provenance["mask_ratio"] = self.mask_ratio
+        if self.entry.get("device_map"):
+            used = {_device_name(device) for device in getattr(self.model, "hf_device_map", {}).values()}
+            provenance["device_map"] = {"strategy": self.entry["device_map"], "devices": sorted(used)}
+            provenance["gpus"] = self.gpus
         return provenance
 
     def _skeleton(self):
@@ -230,7 +281,8 @@ class HFEncoder(Encoder):
         out = self.model(**batch, output_hidden_states=want_layers)
         if self._needs_eos() and text_pairs is not None:
             # CLIP pools at the first end token, which in a joined pair ends the first text only.
-            pooled = TOKEN_POOLINGS["eos"](out.last_hidden_state, batch["attention_mask"])
+            last = out.last_hidden_state
+            pooled = TOKEN_POOLINGS["eos"](last, batch["attention_mask"].to(last.device))
             if self.pooling == "projection":
                 pooled = self.model.text_projection(pooled)
             return pooled.float().cpu()
@@ -239,7 +291,7 @@ class HFEncoder(Encoder):
         if self.pooling == "pooler":
             return out.pooler_output.float().cpu()
         hidden = out.hidden_states[self.layer] if want_layers else out.last_hidden_state
-        return TOKEN_POOLINGS[self.pooling](hidden, batch["attention_mask"]).float().cpu()
+        return TOKEN_POOLINGS[self.pooling](hidden, batch["attention_mask"].to(hidden.device)).float().cpu()
 
     @torch.inference_mode()
     def encode_spans(self, texts: Sequence[str], spans: Sequence[tuple[int, int]]) -> torch.Tensor:
@@ -259,7 +311,7 @@ class HFEncoder(Encoder):
                 f"model {self.name!r}: no token covers characters {tuple(spans[first])} of {texts[first]!r} "
                 f"(truncated at {self.max_length} tokens?); {len(missing)} such texts in this batch"
             )
-        word_mask = word_mask.to(self.device)
+        word_mask = word_mask.to(hidden.device)
         if self.word_pooling == "last":
             return TOKEN_POOLINGS["eos"](hidden, word_mask).float().cpu()
         return TOKEN_POOLINGS["mean"](hidden, word_mask).float().cpu()

@@ -1,0 +1,80 @@
+"""Fitting the workflow's requests to the SLURM cluster it runs on, read once when the run is planned.
+
+- Memory: every rule asks for a first-attempt size that doubles on each retry
+  (``workflow/rules/common.smk``). A request above the largest node of its partition is
+  refused by sbatch ("Memory specification can not be satisfied"), and so is each
+  doubled retry. Requests are capped at that node size (``sinfo``, or
+  ``cluster.max_mem_mb``), and a rule gets only the retries that still add memory.
+- Job status: the slurm executor plugin polls ``sacct`` whenever the binary exists; on
+  a cluster without job accounting sacct fails and the run waits forever on a finished
+  job. When sacct fails, status goes through ``squeue`` instead, with a warning.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Callable
+
+DEFAULT_PARTITION = ""
+
+
+def partition_memory_mb(run: Callable = subprocess.run) -> dict[str, int]:
+    """The largest node memory (MB) of each partition, from ``sinfo``; the default partition
+    also under ``DEFAULT_PARTITION``. Empty where sinfo is missing or fails."""
+    if shutil.which("sinfo") is None:
+        return {}
+    result = run(["sinfo", "-h", "-o", "%P|%m"], capture_output=True, text=True)
+    if result.returncode:
+        return {}
+    largest: dict[str, int] = {}
+    for line in result.stdout.split():
+        partition, _, memory = line.partition("|")
+        try:
+            megabytes = int(memory.rstrip("+"))
+        except ValueError:
+            continue
+        names = [partition.rstrip("*")] + ([DEFAULT_PARTITION] if partition.endswith("*") else [])
+        for name in names:
+            largest[name] = max(largest.get(name, 0), megabytes)
+    return largest
+
+
+def memory_request(first_attempt_mb: int, attempt: int, cap_mb: int | None) -> int:
+    """The memory of an attempt: doubled each retry, never above the node size ``cap_mb``."""
+    wanted = first_attempt_mb * 2 ** (attempt - 1)
+    return min(wanted, cap_mb) if cap_mb else wanted
+
+
+def useful_retries(first_attempt_mb: int, cap_mb: int | None, retries: int) -> int:
+    """How many of ``retries`` still ask for more memory than the attempt before."""
+    return sum(memory_request(first_attempt_mb, attempt, cap_mb) > memory_request(first_attempt_mb, attempt - 1,
+                                                                                    cap_mb)
+               for attempt in range(2, retries + 2))
+
+
+def accounting_failure(run: Callable = subprocess.run) -> str | None:
+    """sacct's error when it exists but cannot answer (no job accounting); None when it works or is absent."""
+    if shutil.which("sacct") is None:
+        return None
+    try:
+        result = run(["sacct", "-n", "-X", "-S", "now", "-o", "JobID"], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return "sacct did not answer within 30 s"
+    if result.returncode == 0:
+        return None
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return lines[0] if lines else f"sacct exited with {result.returncode}"
+
+
+def status_without_accounting(executor_settings, run: Callable = subprocess.run) -> str | None:
+    """Switch the slurm plugin's job status from sacct to squeue when sacct cannot answer; the warning, or None."""
+    if getattr(executor_settings, "status_command", None) != "sacct":
+        return None
+    failure = accounting_failure(run)
+    if failure is None:
+        return None
+    executor_settings.status_command = "squeue"
+    return (f"warning: sacct fails on this cluster ({failure}), so job status comes from squeue instead; squeue "
+            "sees a finished job for MinJobAge seconds only (slurm.conf: 300 or more). To choose yourself, pass "
+            "--slurm-status-command squeue")
