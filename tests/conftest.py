@@ -52,3 +52,14 @@ def shapes_dir(tmp_path_factory) -> Path:
     from synesthesia.data.shapes import make_shapes
 
     return make_shapes(tmp_path_factory.mktemp("shapes"), n=24, image_size=48, seed=0)
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No GPU slots, SLURM job or visible devices inherited from the environment."""
+    from synesthesia import gpu
+
+    for name in ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", gpu.SLOTS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(gpu, "_held_slots", [])
+    return monkeypatch

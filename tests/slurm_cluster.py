@@ -263,3 +263,14 @@ LogFile={self.root / 'slurmdbd.log'}
 
     def sacct(self, *args: str) -> str:
         return self._run(["sacct", "-n", "-X", "-P", *args]).stdout
+
+
+def start_or_skip(root: Path, accounting: bool = True) -> SlurmCluster:
+    """A started cluster, or the calling test skipped with the reason none can be set up here."""
+    import pytest
+
+    try:
+        install_packages()
+    except ClusterUnavailable as reason:
+        pytest.skip(f"no SLURM cluster can be set up here: {reason}")
+    return SlurmCluster(root, accounting=accounting).start()

@@ -169,14 +169,6 @@ def test_gpus_set_the_embed_jobs_gpu_resource(tmp_path):
     assert gpus == {"big-opt": "2", "tiny-vit": "1", "cpu-bert": "0"}
 
 
-@pytest.fixture
-def clean_env(monkeypatch):
-    for name in ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", gpu.SLOTS_ENV):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(gpu, "_held_slots", [])
-    return monkeypatch
-
-
 @contextmanager
 def slot_held_elsewhere(lock_dir, slot: int):
     # flock locks belong to the open file, so a second open in this process stands in for another job.

@@ -10,14 +10,6 @@ import pytest
 from synesthesia import gpu
 
 
-@pytest.fixture
-def clean_env(monkeypatch):
-    for name in ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", gpu.SLOTS_ENV):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(gpu, "_held_slots", [])
-    return monkeypatch
-
-
 def test_without_slots_nothing_is_claimed(clean_env, tmp_path):
     assert gpu.claim_gpu(tmp_path) is None
     assert "CUDA_VISIBLE_DEVICES" not in os.environ

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import DEMO, ROOT, run_snakemake
-from slurm_cluster import NODE_MEMORY_MB, ClusterUnavailable, SlurmCluster, install_packages
+from slurm_cluster import NODE_MEMORY_MB, start_or_skip
 from synesthesia.store import read_embeddings
 
 pytestmark = pytest.mark.slow
@@ -49,11 +49,7 @@ def slurm_demo_config() -> dict:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    try:
-        install_packages()
-    except ClusterUnavailable as reason:
-        pytest.skip(f"no SLURM cluster can be set up here: {reason}")
-    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm")).start()
+    cluster = start_or_skip(tmp_path_factory.mktemp("slurm"))
     pids = cluster.running_pids()
     yield cluster
     cluster.stop()

@@ -10,18 +10,14 @@ import pytest
 import yaml
 
 from conftest import DEMO, ROOT, SNAKEMAKE
-from slurm_cluster import ClusterUnavailable, SlurmCluster, install_packages
+from slurm_cluster import start_or_skip
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    try:
-        install_packages()
-    except ClusterUnavailable as reason:
-        pytest.skip(f"no SLURM cluster can be set up here: {reason}")
-    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm-no-accounting"), accounting=False).start()
+    cluster = start_or_skip(tmp_path_factory.mktemp("slurm-no-accounting"), accounting=False)
     yield cluster
     cluster.stop()
 
