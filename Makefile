@@ -18,16 +18,14 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile demo/config.yaml --printshellcmds
+	$(BIN)/snakemake --cores $(CORES) --configfile demo/config.yaml
+	$(BIN)/synesthesia report --configfile demo/config.yaml --output results/report.html
 	@echo
-	@echo "Demo finished. Results:"
-	@echo "  tables:     $(CURDIR)/results/tables/"
-	@echo "  embeddings: $(CURDIR)/results/embeddings/"
-	@echo "  figures:    $(CURDIR)/results/figures/"
-	@echo "  scores:     $(CURDIR)/results/{retrieval,align,probe,sts,factors,similarity,...}/"
-	@echo "  generated:  $(CURDIR)/results/t2i/"
-	@echo "  logs:       $(CURDIR)/logs/"
-	@echo "HTML report: $(BIN)/snakemake --configfile demo/config.yaml --report results/report.html"
+	@echo "Demo finished. Open first:"
+	@echo "  report:  $(CURDIR)/results/report.html"
+	@echo "  summary: $(CURDIR)/results/tables/text_understanding_summary.csv"
+	@echo "           $(CURDIR)/results/tables/concepts_shapes-concepts_summary.csv"
+	@echo "All results: $(CURDIR)/results/{tables,figures,...}/  logs: $(CURDIR)/logs/"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

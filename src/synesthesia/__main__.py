@@ -1,45 +1,111 @@
-"""`python -m synesthesia plan`: what a config would run in a workdir, and its cost;
-`python -m synesthesia prefetch`: everything it needs from the internet, into the local caches."""
+"""The `synesthesia` command (also `python -m synesthesia`):
+
+* `plan`: what a config would run in a workdir, and its cost;
+* `prefetch`: everything it needs from the internet, into the local caches;
+* `report`: Snakemake's HTML report of a finished run.
+
+Exit codes: 0 done, 1 the work failed (one line on stderr), 2 a usage error (argparse's)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
+
+# The checkout this package is installed from (editable install): its Snakefile is the default workflow.
+CHECKOUT = Path(__file__).resolve().parents[2]
+_DEFAULT_SNAKEFILE = CHECKOUT / "Snakefile" if (CHECKOUT / "Snakefile").exists() else Path("Snakefile")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("synesthesia")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _workflow_options(parser: argparse.ArgumentParser, directory_help: str) -> None:
+    parser.add_argument("--configfile", type=Path, default=Path("config.yaml"), metavar="YAML",
+                        help="the config to read (default: config.yaml)")
+    parser.add_argument("--directory", "-d", type=Path, default=Path("."), metavar="DIR", help=directory_help)
+    parser.add_argument("--snakefile", "-s", type=Path, default=_DEFAULT_SNAKEFILE, metavar="FILE",
+                        help="the workflow, whose schema validates the config "
+                             "(default: the Snakefile of the checkout synesthesia is installed from)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="synesthesia", formatter_class=formatter,
+        description=textwrap.fill("Measure what text encoders and vision encoders share: plan a config's grid, "
+                    "prefetch what it needs, and build the HTML report of a run. The run itself is "
+                    "`snakemake --cores N --configfile CONFIG`.", 88),
+        epilog="examples:\n"
+               "  synesthesia plan --configfile config.yaml\n"
+               "  synesthesia prefetch --configfile config.yaml\n"
+               "  synesthesia report --configfile demo/config.yaml\n\n"
+               "exit codes: 0 done, 1 the work failed (one line on stderr), 2 usage error")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}",
+                        help="print the version of synesthesia and exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plan_parser = commands.add_parser(
+        "plan", formatter_class=formatter,
+        help="list which embeddings and scores exist and which would run, with GPU-hours and disk",
+        description=textwrap.fill("List which embeddings and scores of a config exist in a workdir and which would run, "
+                    "with the estimated GPU-hours, GPUs per model and disk.", 88),
+        epilog="example:\n  synesthesia plan --configfile config.yaml -d /scratch/run --csv costs.csv")
+    _workflow_options(plan_parser, "the workdir whose results count as existing (default: here)")
+    plan_parser.add_argument("--csv", type=Path, metavar="CSV", help="also write the per-model costs to this CSV")
+    plan_parser.add_argument("--gpu-memory-gb", type=float, default=80, metavar="GB",
+                             help="memory of one GPU, for the GPUs each model needs (default: 80)")
+
+    prefetch_parser = commands.add_parser(
+        "prefetch", formatter_class=formatter,
+        help="download every hub model, dataset and file the config needs into the local caches, "
+             "for runs on offline compute nodes (HF_HUB_OFFLINE=1)",
+        description=textwrap.fill("Download every hub model, dataset and file the config needs into the local caches, "
+                    "so that the run works on compute nodes without internet (HF_HUB_OFFLINE=1).", 88),
+        epilog="example:\n  synesthesia prefetch --configfile config.yaml -d /scratch/run")
+    _workflow_options(prefetch_parser, "the workdir, where the download rules' files go (default: here)")
+
+    report_parser = commands.add_parser(
+        "report", formatter_class=formatter,
+        help="build Snakemake's self-contained HTML report of a finished run and print its path",
+        description=textwrap.fill("Build Snakemake's self-contained HTML report (tables, figures, their captions and the "
+                    "config's grid) of a finished run in a workdir: `snakemake --report OUT --configfile CONFIG`.", 88),
+        epilog="example:\n  synesthesia report --configfile demo/config.yaml --output results/report.html")
+    _workflow_options(report_parser, "the workdir of the finished run (default: here)")
+    report_parser.add_argument("--output", "-o", type=Path, default=Path("results/report.html"), metavar="HTML",
+                               help="the report to write, relative to the workdir (default: results/report.html; "
+                                    "a .zip name gives a zipped folder instead)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m synesthesia")
-    commands = parser.add_subparsers(dest="command", required=True)
-    plan_parser = commands.add_parser(
-        "plan", help="list which embeddings and scores exist and which would run, with GPU-hours and disk")
-    plan_parser.add_argument("--configfile", type=Path, default=Path("config.yaml"))
-    plan_parser.add_argument("--directory", "-d", type=Path, default=Path("."),
-                             help="the workdir whose results count as existing (default: here)")
-    plan_parser.add_argument("--snakefile", "-s", type=Path, default=Path("Snakefile"))
-    plan_parser.add_argument("--csv", type=Path, help="also write the per-model costs to this CSV")
-    plan_parser.add_argument("--gpu-memory-gb", type=float, default=80,
-                             help="memory of one GPU, for the GPUs each model needs (default: 80)")
-    prefetch_parser = commands.add_parser(
-        "prefetch", help="download every hub model, dataset and file the config needs into the local caches, "
-                         "for runs on offline compute nodes (HF_HUB_OFFLINE=1)")
-    prefetch_parser.add_argument("--configfile", type=Path, default=Path("config.yaml"))
-    prefetch_parser.add_argument("--directory", "-d", type=Path, default=Path("."),
-                                 help="the workdir, where the download rules' files go (default: here)")
-    prefetch_parser.add_argument("--snakefile", "-s", type=Path, default=Path("Snakefile"),
-                                 help="the workflow, whose schema validates the config")
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    if args.command == "prefetch":
-        return _prefetch(args, parser)
+    for path in (args.configfile, args.snakefile):
+        if not path.exists():
+            print(f"synesthesia {args.command}: {path} does not exist", file=sys.stderr)
+            return 1
+    if not args.directory.is_dir():
+        print(f"synesthesia {args.command}: {args.directory} is not a directory", file=sys.stderr)
+        return 1
+    return {"plan": _plan, "prefetch": _prefetch, "report": _report}[args.command](args)
 
+
+def _plan(args: argparse.Namespace) -> int:
     from .config import ConfigError
     from .plan import plan, render
 
-    for path in (args.configfile, args.snakefile):
-        if not path.exists():
-            parser.error(f"{path} does not exist")
     try:
         result = plan(args.snakefile.resolve(), args.configfile.resolve(), args.directory.resolve(),
                       gpu_memory_gb=args.gpu_memory_gb)
@@ -52,13 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _prefetch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _prefetch(args: argparse.Namespace) -> int:
     from .config import ConfigError
     from .prefetch import run
 
-    for path in (args.configfile, args.snakefile):
-        if not path.exists():
-            parser.error(f"{path} does not exist")
     logging.getLogger("synesthesia").setLevel(logging.INFO)  # the study files' per-file progress
     try:
         return run(args.configfile, args.snakefile.resolve().parent / "workflow/schemas/config.schema.yaml",
@@ -66,6 +129,31 @@ def _prefetch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    workdir = args.directory.resolve()
+    output = args.output if args.output.is_absolute() else workdir / args.output
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(args.snakefile.resolve()),
+               "--directory", str(workdir), "--configfile", str(args.configfile.resolve()),
+               "--report", str(output)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0 or not output.exists():
+        print(f"synesthesia report: {_last_error(result.stderr + result.stdout, result.returncode)}", file=sys.stderr)
+        return 1
+    print(output)
+    return 0
+
+
+def _last_error(output: str, returncode: int) -> str:
+    """Snakemake's last error as one line: `WorkflowError: File ... does not exist.`"""
+    lines = [line.strip() for line in output.splitlines()
+             if line.strip() and "non critical warning" not in line]
+    labels = [i for i, line in enumerate(lines) if re.match(r"^\w*(Error|Exception)\b", line)]
+    if not labels:
+        return lines[-1] if lines else f"snakemake exited with {returncode}"
+    first = labels[-1]
+    return " ".join(lines[first:first + 2] if lines[first].endswith(":") else lines[first:first + 1])
 
 
 if __name__ == "__main__":

@@ -12,8 +12,17 @@ rule retrieval_table:
             caption="../report/retrieval_figure.rst",
             category="Caption-image retrieval",
         ),
+        paper_csv="results/tables/paper/retrieval_{dataset}.csv",
+        paper_md=report(
+            "results/tables/paper/retrieval_{dataset}.md",
+            caption="../report/retrieval_paper_table.rst",
+            category="Caption-image retrieval",
+        ),
+        paper_tex="results/tables/paper/retrieval_{dataset}.tex",
     params:
         k=get_figure_k,
+        text_models=RETRIEVAL["text_models"] if RETRIEVAL else [],
+        vision_models=RETRIEVAL["vision_models"] if RETRIEVAL else [],
     log:
         "logs/retrieval_table/{dataset}.log",
     resources:
@@ -54,8 +63,17 @@ rule concepts_table:
             caption="../report/concepts_by_size.rst",
             category="Concept alignment",
         ),
+        paper_csv="results/tables/paper/concepts_{dataset}.csv",
+        paper_md=report(
+            "results/tables/paper/concepts_{dataset}.md",
+            caption="../report/concepts_paper_table.rst",
+            category="Concept alignment",
+        ),
+        paper_tex="results/tables/paper/concepts_{dataset}.tex",
     params:
         k=get_concept_figure_k,
+        text_models=CONCEPTS["text_models"] if CONCEPTS else [],
+        vision_models=CONCEPTS["vision_models"] if CONCEPTS else [],
     log:
         "logs/concepts_table/{dataset}.log",
     resources:
@@ -86,6 +104,16 @@ rule text_understanding_table:
             caption="../report/text_understanding_figure.rst",
             category="Text understanding",
         ),
+        paper_csv="results/tables/paper/text_understanding.csv",
+        paper_md=report(
+            "results/tables/paper/text_understanding.md",
+            caption="../report/text_understanding_paper_table.rst",
+            category="Text understanding",
+        ),
+        paper_tex="results/tables/paper/text_understanding.tex",
+    params:
+        # Rows in config order: the GLUE models, then any only in STS or association.
+        models=list(dict.fromkeys(m for e in (GLUE, STS, ASSOCIATION) if e for m in e["models"])),
     log:
         "logs/text_understanding_table/text_understanding.log",
     resources:
