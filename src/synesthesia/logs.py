@@ -12,10 +12,15 @@ import sys
 import traceback
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of the exception's message, or its type where it has none."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def error_line(error: BaseException) -> str:
     """The exception as one line: its type and the first line of its message."""
-    message = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
+    return f"{type(error).__name__}: {first_line(error)}" if str(error).strip() else type(error).__name__
 
 
 def log_to_file(path: str) -> None:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from .config import load_yaml, local_paths, model_spec, read_model_config, tiny_model_dir, validate_config
 from .data.tables import read_tsv, table_for
+from .logs import first_line
 
 # 2 FLOPs per parameter per token, 64 tokens (or patches) per item, at 50 TFLOP/s:
 # a data-centre GPU in bf16 at a modest utilisation. Replaced by the measured rate
@@ -81,7 +82,7 @@ def dataset_units(workdir: Path, dataset: str, modality: str) -> int | None:
 
 
 def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    return first_line(error)[:200]
 
 
 def measured_jobs(workdir: Path) -> pd.DataFrame:

@@ -32,6 +32,8 @@ from typing import Sequence
 import h5py
 import numpy as np
 
+from .logs import first_line
+
 SCHEMA_VERSION = 1
 _PARTIAL_SUFFIX = ".partial"
 _ROW_BLOCK = 4096
@@ -84,7 +86,7 @@ def open_store_file(path: str | os.PathLike) -> h5py.File:
         return open_hdf5(path, "r")
     except OSError as err:
         raise CorruptStoreError(
-            f"{path}: not a readable HDF5 file ({_first_line(err)}); it is truncated or damaged: "
+            f"{path}: not a readable HDF5 file ({first_line(err)}); it is truncated or damaged: "
             "delete it and rerun the workflow to re-extract it"
         ) from err
 
@@ -96,10 +98,6 @@ def partial_path(path: str | os.PathLike) -> Path:
 
 def _canonical(spec: dict) -> str:
     return json.dumps(spec, sort_keys=True, default=str)
-
-
-def _first_line(err: BaseException) -> str:
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
 def _megabytes(n_bytes: float) -> str:
@@ -119,7 +117,7 @@ def write_failure(path: Path, err: BaseException) -> StoreWriteError:
             f"{path}: no space left on the device ({_megabytes(free)} free in {path.parent}); free space and "
             "rerun the workflow: the extraction resumes from the rows already on disk"
         )
-    return StoreWriteError(f"{path}: writing failed ({_first_line(err)}); rerun the workflow to resume")
+    return StoreWriteError(f"{path}: writing failed ({first_line(err)}); rerun the workflow to resume")
 
 
 @contextmanager
@@ -187,7 +185,7 @@ def open_partial(partial: Path, ids: list[str], spec: str, n_units: int, log) ->
             if same:
                 done = _verified_done(f, partial, log)
         except (OSError, KeyError, RuntimeError) as err:
-            log(f"Unreadable partial file {partial} ({_first_line(err)}); starting over.")
+            log(f"Unreadable partial file {partial} ({first_line(err)}); starting over.")
             same, f = False, None
         if same:
             log(f"Resuming {partial}: {int(done.sum())}/{n_units} units already done.")
@@ -294,7 +292,7 @@ class ResumableFile:
             try:
                 self.file.close()
             except (OSError, RuntimeError) as err:
-                self.log(f"{self.partial}: closing after an error failed too ({_first_line(err)})")
+                self.log(f"{self.partial}: closing after an error failed too ({first_line(err)})")
 
 
 class PartialStore(ResumableFile):
@@ -425,7 +423,7 @@ def read_embeddings(path: str | os.PathLike, items: bool = False, name: str | os
                 result.items = f["items/embeddings"][:]
                 result.owner = f["items/owner"][:]
         except OSError as err:
-            raise CorruptStoreError(f"{name}: reading failed ({_first_line(err)}); the file is damaged: "
+            raise CorruptStoreError(f"{name}: reading failed ({first_line(err)}); the file is damaged: "
                                     "delete it and rerun the workflow to re-extract it") from err
     check_embeddings(result)
     return result

@@ -11,6 +11,7 @@ import torch
 
 from ..config import local_paths
 from ..gpu import claim_gpu
+from ..logs import first_line
 from .weights import naming_refused_weights
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -40,11 +41,6 @@ def library_versions(*packages: str) -> dict[str, str]:
         except PackageNotFoundError:
             continue
     return found
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
 
 
 def _caching_hint(entry: dict) -> str:
@@ -85,7 +81,7 @@ class Encoder(ABC):
                 if local_paths(entry):
                     raise
                 raise OSError(f"model {name!r}: {entry['id']!r} could not be loaded from the internet or the "
-                              f"local cache ({_first_line(error)}). {_caching_hint(entry)}") from error
+                              f"local cache ({first_line(error)}). {_caching_hint(entry)}") from error
 
     @abstractmethod
     def _load(self) -> None:
