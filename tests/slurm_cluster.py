@@ -50,6 +50,35 @@ def install_packages() -> None:
             raise ClusterUnavailable(f"{' '.join(command)} failed: {result.stderr.strip()[-500:]}")
 
 
+def _is_alive(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text().split()[0]), 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
+def remove_stale_links() -> None:
+    """Unlink /etc/slurm links left by a test cluster whose run was killed before stop().
+
+    A link is this fixture's when it points into the temporary directory at a slurm.conf
+    naming the `synesthesia` cluster (or at nothing any more); it is stale when that
+    cluster's slurmctld no longer runs. Any other configuration is left alone.
+    """
+    temp_root = Path(tempfile.gettempdir()).resolve()
+    for name in CONFIG_FILES:
+        link = SLURM_ETC / name
+        if not link.is_symlink():
+            continue
+        target = Path(os.readlink(link))
+        if temp_root not in target.parents:
+            continue
+        conf = target.parent / "slurm.conf"
+        ours = not target.exists() or (conf.exists() and "ClusterName=synesthesia\n" in conf.read_text())
+        if ours and not _is_alive(target.parent / "slurmctld.pid"):
+            link.unlink()
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -76,6 +105,7 @@ class SlurmCluster:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> "SlurmCluster":
+        remove_stale_links()
         if any((SLURM_ETC / name).exists() for name in CONFIG_FILES):
             raise ClusterUnavailable(f"{SLURM_ETC} already holds a SLURM configuration; not touching it")
         try:
