@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -26,6 +27,9 @@ CONFIG_FILES = ("slurm.conf", "gres.conf", "slurmdbd.conf")
 # Smaller than the 32,000 MB the embed rule asks for first: the workflow must cap its requests.
 NODE_MEMORY_MB = 24000
 DB_PASSWORD = "synesthesia-test"
+# Beside the generated files: the test process that owns the cluster, and the daemons it started.
+OWNER_PID = "owner.pid"
+DAEMON_PIDS = "daemons.pid"
 
 
 class ClusterUnavailable(RuntimeError):
@@ -50,20 +54,44 @@ def install_packages() -> None:
             raise ClusterUnavailable(f"{' '.join(command)} failed: {result.stderr.strip()[-500:]}")
 
 
+def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (exited, not yet reaped) counts as gone."""
+    try:
+        os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def _is_alive(pid_file: Path) -> bool:
     try:
-        os.kill(int(pid_file.read_text().split()[0]), 0)
+        return _pid_alive(int(pid_file.read_text().split()[0]))
     except (OSError, ValueError, IndexError):
         return False
-    return True
+
+
+def _stop_orphaned_daemons(root: Path) -> None:
+    """SIGTERM, then SIGKILL, the daemons a cluster in ``root`` started, once their test run is gone."""
+    pids = [int(pid) for pid in (root / DAEMON_PIDS).read_text().split()] if (root / DAEMON_PIDS).exists() else []
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                continue
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_pid_alive(pid) for pid in pids):
+            time.sleep(0.2)
 
 
 def remove_stale_links() -> None:
-    """Unlink /etc/slurm links left by a test cluster whose run was killed before stop().
+    """Unlink /etc/slurm links left by a test cluster whose run was killed before stop(), and stop
+    the daemons that run outlived.
 
     A link is this fixture's when it points into the temporary directory at a slurm.conf
-    naming the `synesthesia` cluster (or at nothing any more); it is stale when that
-    cluster's slurmctld no longer runs. Any other configuration is left alone.
+    naming the `synesthesia` cluster (or at nothing any more); it is stale when the test run
+    that started that cluster (OWNER_PID) no longer runs. Any other configuration is left alone.
     """
     temp_root = Path(tempfile.gettempdir()).resolve()
     for name in CONFIG_FILES:
@@ -75,7 +103,8 @@ def remove_stale_links() -> None:
             continue
         conf = target.parent / "slurm.conf"
         ours = not target.exists() or (conf.exists() and "ClusterName=synesthesia\n" in conf.read_text())
-        if ours and not _is_alive(target.parent / "slurmctld.pid"):
+        if ours and not _is_alive(target.parent / OWNER_PID):
+            _stop_orphaned_daemons(target.parent)
             link.unlink()
 
 
@@ -108,6 +137,7 @@ class SlurmCluster:
         remove_stale_links()
         if any((SLURM_ETC / name).exists() for name in CONFIG_FILES):
             raise ClusterUnavailable(f"{SLURM_ETC} already holds a SLURM configuration; not touching it")
+        (self.root / OWNER_PID).write_text(f"{os.getpid()}\n")
         try:
             self._start_munge()
             if self.accounting:
@@ -149,6 +179,8 @@ class SlurmCluster:
         prefix = ["runuser", "-u", user, "--"] if user else []
         process = subprocess.Popen(prefix + command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append((name, process))
+        with open(self.root / DAEMON_PIDS, "a") as pids:
+            pids.write(f"{process.pid}\n")
 
     def _wait(self, ready, what: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
