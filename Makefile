@@ -23,8 +23,8 @@ demo: $(STAMP)
 	@echo
 	@echo "Demo finished. Open first:"
 	@echo "  report:  $(CURDIR)/results/report.html"
-	@echo "  summary: $(CURDIR)/results/tables/text_understanding_summary.csv"
-	@echo "           $(CURDIR)/results/tables/concepts_shapes-concepts_summary.csv"
+	@echo "  tables:  $(CURDIR)/results/tables/paper/text_understanding_general.md"
+	@echo "           $(CURDIR)/results/tables/paper/concepts_shapes-concepts.md"
 	@echo "All results: $(CURDIR)/results/{tables,figures,...}/  logs: $(CURDIR)/logs/"
 
 test: $(STAMP)

@@ -1,8 +1,15 @@
+from synesthesia.figures import save_figure, similarity_by_size, similarity_heatmap
 from synesthesia.logs import log_to_file
-from synesthesia.report import read_records, similarity_by_size, similarity_heatmap, similarity_table
+from synesthesia.paper_tables import similarity_paper_table, write_paper_table
+from synesthesia.report import read_records, similarity_table
 
 log_to_file(snakemake.log[0])
 table = similarity_table(read_records(snakemake.input))
 table.to_csv(snakemake.output.table, index=False)
-similarity_heatmap(table, snakemake.output.figure)
-similarity_by_size(table, snakemake.output.by_size)
+write_paper_table(similarity_paper_table(table, text_models=snakemake.params.text_models),
+                  *snakemake.output.paper, snakemake.output.paper_html)
+save_figure(similarity_heatmap(table, text_models=snakemake.params.text_models,
+                               vision_models=snakemake.params.vision_models),
+            snakemake.output.figure, snakemake.output.figure_pdf)
+save_figure(similarity_by_size(table, text_models=snakemake.params.text_models), snakemake.output.by_size,
+            snakemake.output.by_size_pdf)

@@ -1,7 +1,12 @@
+from synesthesia.figures import save_figure, train_fraction_figure
 from synesthesia.logs import log_to_file
-from synesthesia.report import read_records, train_fraction_figure, train_fraction_table
+from synesthesia.paper_tables import train_fraction_paper_table, write_paper_table
+from synesthesia.report import read_records, train_fraction_table
 
 log_to_file(snakemake.log[0])
 table = train_fraction_table(read_records(snakemake.input))
 table.to_csv(snakemake.output.table, index=False)
-train_fraction_figure(table, snakemake.output.figure, k=snakemake.params.k)
+write_paper_table(train_fraction_paper_table(table, snakemake.params.k, text_models=snakemake.params.text_models),
+                  *snakemake.output.paper, snakemake.output.paper_html)
+save_figure(train_fraction_figure(table, k=snakemake.params.k, text_models=snakemake.params.text_models),
+            snakemake.output.figure, snakemake.output.figure_pdf)

@@ -11,10 +11,8 @@ from synesthesia.paper_tables import (
     to_markdown,
 )
 from synesthesia.report import (
-    concept_heatmap,
     concept_summary,
     concept_table,
-    precision_by_size,
     retrieval_table,
     text_understanding_summary,
 )
@@ -45,13 +43,6 @@ def test_concept_summary_is_text_models_by_vision_retrieval_and_k():
     summary = concept_summary(concept_table(_concept_records()))
     assert list(summary.columns) == ["text_model", "vit CSLS P@1", "vit CSLS P@10", "vit CSLS P@100"]
     assert summary.set_index("text_model").loc["bert-l", "vit CSLS P@10"] == 3.0
-
-
-def test_figures_are_written(tmp_path):
-    table = concept_table(_concept_records())
-    concept_heatmap(table, tmp_path / "heat.png", k=10)
-    precision_by_size(table, tmp_path / "size.png", k=10)
-    assert (tmp_path / "heat.png").stat().st_size > 0 and (tmp_path / "size.png").stat().st_size > 0
 
 
 def test_retrieval_table_keeps_k_integer_and_median_rank_without_k():
@@ -140,27 +131,37 @@ def _text_understanding():
     return pd.DataFrame(rows)
 
 
-def test_text_understanding_paper_table_groups_styles_averages_glue_only_and_marks_best(tmp_path):
+def test_text_understanding_paper_tables_group_styles_average_glue_only_and_mark_best(tmp_path):
     table = _text_understanding()
-    paper = text_understanding_paper_table(table, text_understanding_summary(table),
-                                           models=["bert_large", "clip_text", "bert_base"])
-    assert list(paper.means.index) == ["bert_large", "bert_base", "clip_text"]  # BERT-style first, config order
-    assert list(paper.means.columns) == ["CoLA", "SST-2", "GLUE avg", "STS-L", "colour assoc."]
+    summary = text_understanding_summary(table)
+    general = text_understanding_paper_table(table, summary, models=["bert_large", "clip_text", "bert_base"])
+    assert list(general.means.index) == ["bert_large", "bert_base", "clip_text"]  # BERT-style first, config order
+    assert list(general.means.columns) == ["CoLA", "SST-2", "GLUE avg"]
     # GLUE average: mean of cola and sst2 only (bert_base: (20 + 80) / 2), not STS or association
-    assert paper.means.at["bert_base", "GLUE avg"] == pytest.approx(0.5)
-    markdown = to_markdown(paper)
+    assert general.means.at["bert_base", "GLUE avg"] == pytest.approx(0.5)
+    markdown = to_markdown(general)
     assert markdown.splitlines()[:5] == [
-        "| model | CoLA | SST-2 | GLUE avg | STS-L | colour assoc. |",
-        "|:---|---:|---:|---:|---:|---:|",
-        "| *BERT-style* |  |  |  |  |  |",
-        "| bert_large | **40.0** | 70.0 | **55.0** | 60.0 | 25.0 |",
-        "| bert_base | 20.0 | 80.0 | 50.0 | 70.0 | 50.0 |",
+        "| model | CoLA | SST-2 | GLUE avg |",
+        "|:---|---:|---:|---:|",
+        "| *BERT-style* |  |  |  |",
+        "| bert_large | **40.0** | 70.0 | **55.0** |",
+        "| bert_base | 20.0 | 80.0 | 50.0 |",
     ]
-    # chance: 0 for correlations and Matthews, 1/candidates for association, none for accuracy tasks
-    assert markdown.splitlines()[-1] == "| *chance* | 0.0 | – | – | 0.0 | 25.0 |"
-    assert "| clip_text | 10.0 | **90.0** | 50.0 | **75.0** | **60.0** |" in markdown
-    frame = to_csv(paper, tmp_path / "t.csv")
+    # chance: 0 for Matthews, none for accuracy tasks (so none for the average)
+    assert markdown.splitlines()[-1] == "| *chance* | 0.0 | – | – |"
+    assert "| clip_text | 10.0 | **90.0** | 50.0 |" in markdown
+    frame = to_csv(general, tmp_path / "t.csv")
     assert list(frame.group) == ["BERT-style", "BERT-style", "CLIP-style", ""]
     assert frame.loc[frame.model == "clip_text", "SST-2"].item() == "90.0*"
-    latex = to_latex(paper)
-    assert r"\multicolumn{6}{l}{\textit{CLIP-style}} \\" in latex and r"bert\_large" in latex
+    latex = to_latex(general)
+    assert r"\multicolumn{4}{l}{\textit{CLIP-style}} \\" in latex and r"bert\_large" in latex
+
+    vision_centric = text_understanding_paper_table(table, summary, models=["bert_large", "clip_text", "bert_base"],
+                                                    part="vision_centric")
+    markdown = to_markdown(vision_centric)
+    assert markdown.splitlines()[0] == "| model | STS-L | colour assoc. |"
+    # chance: 0 for a correlation, 1/candidates for association
+    assert markdown.splitlines()[-1] == "| *chance* | 0.0 | 25.0 |"
+    assert "| clip_text | **75.0** | **60.0** |" in markdown
+    with pytest.raises(ValueError, match="part must be one of"):
+        text_understanding_paper_table(table, summary, part="glue")

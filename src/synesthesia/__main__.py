@@ -2,7 +2,7 @@
 
 * `plan`: what a config would run in a workdir, and its cost;
 * `prefetch`: everything it needs from the internet, into the local caches;
-* `report`: Snakemake's HTML report of a finished run.
+* `report`: Snakemake's HTML report of a run: every table and figure that exists, the pending ones listed.
 
 Exit codes: 0 done, 1 the work failed (one line on stderr), 2 a usage error (argparse's)."""
 
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -77,11 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     report_parser = commands.add_parser(
         "report", formatter_class=formatter,
-        help="build Snakemake's self-contained HTML report of a finished run and print its path",
-        description=textwrap.fill("Build Snakemake's self-contained HTML report (tables, figures, their captions and the "
-                    "config's grid) of a finished run in a workdir: `snakemake --report OUT --configfile CONFIG`.", 88),
+        help="build the self-contained HTML report of a run (finished or not) and print its path",
+        description=textwrap.fill("Build Snakemake's self-contained HTML report of a run in a workdir: every table and "
+                    "figure that exists, with captions, the config's grid, the software versions, and the "
+                    "table jobs still pending. Refuses (exit 1) while no table exists.", 88),
         epilog="example:\n  synesthesia report --configfile demo/config.yaml --output results/report.html")
-    _workflow_options(report_parser, "the workdir of the finished run (default: here)")
+    _workflow_options(report_parser, "the workdir of the run (default: here)")
     report_parser.add_argument("--output", "-o", type=Path, default=Path("results/report.html"), metavar="HTML",
                                help="the report to write, relative to the workdir (default: results/report.html; "
                                     "a .zip name gives a zipped folder instead)")
@@ -132,28 +131,20 @@ def _prefetch(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from .html_report import NothingToReport, build_report
+
     workdir = args.directory.resolve()
     output = args.output if args.output.is_absolute() else workdir / args.output
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(args.snakefile.resolve()),
-               "--directory", str(workdir), "--configfile", str(args.configfile.resolve()),
-               "--report", str(output)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0 or not output.exists():
-        print(f"synesthesia report: {_last_error(result.stderr + result.stdout, result.returncode)}", file=sys.stderr)
+    try:
+        plan = build_report(args.snakefile.resolve(), args.configfile.resolve(), workdir, output)
+    except (NothingToReport, RuntimeError) as error:
+        print(f"synesthesia report: {error}", file=sys.stderr)
         return 1
+    if plan.pending:
+        print(f"synesthesia report: {len(plan.pending)} table jobs pending, listed on the report's front page "
+              f"(first: {plan.pending[0]})", file=sys.stderr)
     print(output)
     return 0
-
-
-def _last_error(output: str, returncode: int) -> str:
-    """Snakemake's last error as one line: `WorkflowError: File ... does not exist.`"""
-    lines = [line.strip() for line in output.splitlines()
-             if line.strip() and "non critical warning" not in line]
-    labels = [i for i, line in enumerate(lines) if re.match(r"^\w*(Error|Exception)\b", line)]
-    if not labels:
-        return lines[-1] if lines else f"snakemake exited with {returncode}"
-    first = labels[-1]
-    return " ".join(lines[first:first + 2] if lines[first].endswith(":") else lines[first:first + 1])
 
 
 if __name__ == "__main__":

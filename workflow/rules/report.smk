@@ -1,3 +1,59 @@
+# Table rules: the tidy CSV (the data), paper-style tables (CSV, Markdown, LaTeX, and the HTML the
+# report shows inline), figures (PNG in the report, PDF beside it). Report categories follow the
+# studies, numbered because the report sorts them by name.
+
+
+rule text_understanding_table:
+    input:
+        unpack(get_text_understanding_scores),
+    output:
+        table=report(
+            "results/tables/text_understanding.csv",
+            caption="../report/text_understanding_table.rst",
+            category="1 Text understanding",
+            labels={"result": "all scores, long format (CSV)", "data": "GLUE, STS, association"},
+        ),
+        summary=report(
+            "results/tables/text_understanding_summary.csv",
+            caption="../report/text_understanding_summary.rst",
+            category="1 Text understanding",
+            labels={"result": "one row per model (CSV)", "data": "GLUE, STS, association"},
+        ),
+        figure=report(
+            "results/figures/text_understanding.png",
+            caption="../report/text_understanding_figure.rst",
+            category="1 Text understanding",
+            labels={"result": "figure: BERT-style vs CLIP-style", "data": "GLUE, STS, association"},
+        ),
+        figure_pdf="results/figures/text_understanding.pdf",
+        general=multiext("results/tables/paper/text_understanding_general", ".csv", ".md", ".tex"),
+        general_html=report(
+            "results/tables/paper/text_understanding_general.html",
+            caption="../report/text_understanding_general.rst",
+            category="1 Text understanding",
+            labels={"result": "table: GLUE linear probes", "data": "GLUE"},
+        ),
+        vision_centric=multiext("results/tables/paper/text_understanding_vision_centric", ".csv", ".md", ".tex"),
+        vision_centric_html=report(
+            "results/tables/paper/text_understanding_vision_centric.html",
+            caption="../report/text_understanding_vision_centric.rst",
+            category="2 Vision-centric text understanding",
+            labels={"result": "table: caption similarity and association", "data": "STS, association"},
+        ),
+    params:
+        # Rows in config order: the GLUE models, then any only in STS or association.
+        models=list(dict.fromkeys(m for e in (GLUE, STS, ASSOCIATION) if e for m in e["models"])),
+    log:
+        "logs/text_understanding_table/text_understanding.log",
+    resources:
+        **rule_resources("table"),
+    retries: rule_retries("table")
+    conda:
+        "../../envs/score.yaml"
+    script:
+        "../../scripts/text_understanding_table.py"
+
+
 rule retrieval_table:
     input:
         get_retrieval_scores,
@@ -5,20 +61,23 @@ rule retrieval_table:
         table=report(
             "results/tables/retrieval_{dataset}.csv",
             caption="../report/retrieval_table.rst",
-            category="Caption-image retrieval",
+            category="2 Vision-centric text understanding",
+            labels={"result": "caption-image retrieval, long format (CSV)", "data": "{dataset}"},
         ),
         figure=report(
             "results/figures/retrieval_{dataset}.png",
             caption="../report/retrieval_figure.rst",
-            category="Caption-image retrieval",
+            category="2 Vision-centric text understanding",
+            labels={"result": "figure: caption-image retrieval", "data": "{dataset}"},
         ),
-        paper_csv="results/tables/paper/retrieval_{dataset}.csv",
-        paper_md=report(
-            "results/tables/paper/retrieval_{dataset}.md",
+        figure_pdf="results/figures/retrieval_{dataset}.pdf",
+        paper=multiext("results/tables/paper/retrieval_{dataset}", ".csv", ".md", ".tex"),
+        paper_html=report(
+            "results/tables/paper/retrieval_{dataset}.html",
             caption="../report/retrieval_paper_table.rst",
-            category="Caption-image retrieval",
+            category="2 Vision-centric text understanding",
+            labels={"result": "table: caption-image retrieval", "data": "{dataset}"},
         ),
-        paper_tex="results/tables/paper/retrieval_{dataset}.tex",
     params:
         k=get_figure_k,
         text_models=RETRIEVAL["text_models"] if RETRIEVAL else [],
@@ -34,6 +93,43 @@ rule retrieval_table:
         "../../scripts/retrieval_table.py"
 
 
+rule t2i_table:
+    input:
+        unpack(get_t2i_results),
+    output:
+        table=report(
+            "results/tables/t2i_{dataset}.csv",
+            caption="../report/t2i_table.rst",
+            category="3 Text-to-image generation",
+            labels={"result": "metrics, long format (CSV)", "data": "{dataset}"},
+        ),
+        figure=report(
+            "results/figures/t2i_{dataset}.png",
+            caption="../report/t2i_figure.rst",
+            category="3 Text-to-image generation",
+            labels={"result": "figure: the same captions per text encoder", "data": "{dataset}"},
+        ),
+        figure_pdf="results/figures/t2i_{dataset}.pdf",
+        paper=multiext("results/tables/paper/t2i_{dataset}", ".csv", ".md", ".tex"),
+        paper_html=report(
+            "results/tables/paper/t2i_{dataset}.html",
+            caption="../report/t2i_paper_table.rst",
+            category="3 Text-to-image generation",
+            labels={"result": "table: FID, Inception Score, CLIP score", "data": "{dataset}"},
+        ),
+    params:
+        encoders=T2I_ENCODERS,
+    log:
+        "logs/t2i_table/{dataset}.log",
+    resources:
+        **rule_resources("table"),
+    retries: rule_retries("table")
+    conda:
+        "../../envs/t2i.yaml"
+    script:
+        "../../scripts/t2i_table.py"
+
+
 rule concepts_table:
     input:
         get_concept_scores,
@@ -41,35 +137,42 @@ rule concepts_table:
         table=report(
             "results/tables/concepts_{dataset}.csv",
             caption="../report/concepts_table.rst",
-            category="Concept alignment",
+            category="4 Concept alignment",
+            labels={"result": "P@k, long format (CSV)", "data": "{dataset}"},
         ),
         summary=report(
             "results/tables/concepts_{dataset}_summary.csv",
             caption="../report/concepts_summary.rst",
-            category="Concept alignment",
+            category="4 Concept alignment",
+            labels={"result": "P@k, language x vision models, every k (CSV)", "data": "{dataset}"},
         ),
         figure=report(
             "results/figures/concepts_{dataset}.png",
             caption="../report/concepts_figure.rst",
-            category="Concept alignment",
+            category="4 Concept alignment",
+            labels={"result": "figure: P@k, language x vision models", "data": "{dataset}"},
         ),
+        figure_pdf="results/figures/concepts_{dataset}.pdf",
         by_size=report(
             "results/figures/concepts_{dataset}_by_size.png",
-            caption="../report/concepts_by_size.rst",
-            category="Concept alignment",
+            caption="../report/concepts_by_size_figure.rst",
+            category="4 Concept alignment",
+            labels={"result": "figure: P@k by model size", "data": "{dataset}"},
         ),
+        by_size_pdf="results/figures/concepts_{dataset}_by_size.pdf",
         by_size_table=report(
             "results/tables/concepts_{dataset}_by_size.csv",
-            caption="../report/concepts_by_size.rst",
-            category="Concept alignment",
+            caption="../report/concepts_by_size_table.rst",
+            category="4 Concept alignment",
+            labels={"result": "P@k by model size (CSV)", "data": "{dataset}"},
         ),
-        paper_csv="results/tables/paper/concepts_{dataset}.csv",
-        paper_md=report(
-            "results/tables/paper/concepts_{dataset}.md",
+        paper=multiext("results/tables/paper/concepts_{dataset}", ".csv", ".md", ".tex"),
+        paper_html=report(
+            "results/tables/paper/concepts_{dataset}.html",
             caption="../report/concepts_paper_table.rst",
-            category="Concept alignment",
+            category="4 Concept alignment",
+            labels={"result": "table: P@k, language x vision models", "data": "{dataset}"},
         ),
-        paper_tex="results/tables/paper/concepts_{dataset}.tex",
     params:
         k=get_concept_figure_k,
         text_models=CONCEPTS["text_models"] if CONCEPTS else [],
@@ -85,89 +188,34 @@ rule concepts_table:
         "../../scripts/concepts_table.py"
 
 
-rule text_understanding_table:
-    input:
-        unpack(get_text_understanding_scores),
-    output:
-        table=report(
-            "results/tables/text_understanding.csv",
-            caption="../report/text_understanding_table.rst",
-            category="Text understanding",
-        ),
-        summary=report(
-            "results/tables/text_understanding_summary.csv",
-            caption="../report/text_understanding_summary.rst",
-            category="Text understanding",
-        ),
-        figure=report(
-            "results/figures/text_understanding.png",
-            caption="../report/text_understanding_figure.rst",
-            category="Text understanding",
-        ),
-        paper_csv="results/tables/paper/text_understanding.csv",
-        paper_md=report(
-            "results/tables/paper/text_understanding.md",
-            caption="../report/text_understanding_paper_table.rst",
-            category="Text understanding",
-        ),
-        paper_tex="results/tables/paper/text_understanding.tex",
-    params:
-        # Rows in config order: the GLUE models, then any only in STS or association.
-        models=list(dict.fromkeys(m for e in (GLUE, STS, ASSOCIATION) if e for m in e["models"])),
-    log:
-        "logs/text_understanding_table/text_understanding.log",
-    resources:
-        **rule_resources("table"),
-    retries: rule_retries("table")
-    conda:
-        "../../envs/score.yaml"
-    script:
-        "../../scripts/text_understanding_table.py"
-
-
-rule t2i_table:
-    input:
-        unpack(get_t2i_results),
-    output:
-        table=report(
-            "results/tables/t2i_{dataset}.csv",
-            caption="../report/t2i_table.rst",
-            category="Text-to-image generation",
-        ),
-        figure=report(
-            "results/figures/t2i_{dataset}.png",
-            caption="../report/t2i_figure.rst",
-            category="Text-to-image generation",
-        ),
-    params:
-        encoders=T2I_ENCODERS,
-    log:
-        "logs/t2i_table/{dataset}.log",
-    resources:
-        **rule_resources("table"),
-    retries: rule_retries("table")
-    conda:
-        "../../envs/t2i.yaml"
-    script:
-        "../../scripts/t2i_table.py"
-
-
 rule concept_factors_table:
     input:
         get_factor_scores,
     output:
         table=report(
             "results/tables/concept_factors_{dataset}.csv",
-            caption="../report/concept_factors.rst",
-            category="What makes concepts align",
+            caption="../report/concept_factors_table.rst",
+            category="5 What makes concepts align",
+            labels={"result": "P@k per factor bin, long format (CSV)", "data": "{dataset}"},
         ),
         figure=report(
             "results/figures/concept_factors_{dataset}.png",
-            caption="../report/concept_factors.rst",
-            category="What makes concepts align",
+            caption="../report/concept_factors_figure.rst",
+            category="5 What makes concepts align",
+            labels={"result": "figure: dispersion, polysemy, frequency", "data": "{dataset}"},
+        ),
+        figure_pdf="results/figures/concept_factors_{dataset}.pdf",
+        paper=multiext("results/tables/paper/concept_factors_{dataset}", ".csv", ".md", ".tex"),
+        paper_html=report(
+            "results/tables/paper/concept_factors_{dataset}.html",
+            caption="../report/concept_factors_paper_table.rst",
+            category="5 What makes concepts align",
+            labels={"result": "table: dispersion, polysemy, frequency", "data": "{dataset}"},
         ),
     params:
         k=get_concept_figure_k,
+        text_models=CONCEPTS["text_models"] if CONCEPTS else [],
+        vision_models=CONCEPTS["vision_models"] if CONCEPTS else [],
     log:
         "logs/concept_factors_table/{dataset}.log",
     resources:
@@ -185,16 +233,28 @@ rule concept_train_fractions_table:
     output:
         table=report(
             "results/tables/concept_train_fractions_{dataset}.csv",
-            caption="../report/concept_train_fractions.rst",
-            category="What makes concepts align",
+            caption="../report/concept_train_fractions_table.rst",
+            category="5 What makes concepts align",
+            labels={"result": "P@k by training share, long format (CSV)", "data": "{dataset}"},
         ),
         figure=report(
             "results/figures/concept_train_fractions_{dataset}.png",
-            caption="../report/concept_train_fractions.rst",
-            category="What makes concepts align",
+            caption="../report/concept_train_fractions_figure.rst",
+            category="5 What makes concepts align",
+            labels={"result": "figure: P@k by training share", "data": "{dataset}"},
+        ),
+        figure_pdf="results/figures/concept_train_fractions_{dataset}.pdf",
+        paper=multiext("results/tables/paper/concept_train_fractions_{dataset}", ".csv", ".md", ".tex"),
+        paper_html=report(
+            "results/tables/paper/concept_train_fractions_{dataset}.html",
+            caption="../report/concept_train_fractions_paper_table.rst",
+            category="5 What makes concepts align",
+            labels={"result": "table: P@k by training share", "data": "{dataset}"},
         ),
     params:
         k=get_concept_figure_k,
+        text_models=CONCEPTS["text_models"] if CONCEPTS else [],
+        vision_models=CONCEPTS["vision_models"] if CONCEPTS else [],
     log:
         "logs/concept_train_fractions_table/{dataset}.log",
     resources:
@@ -213,18 +273,33 @@ rule concept_similarity_table:
         table=report(
             "results/tables/concept_similarity_{dataset}.csv",
             caption="../report/concept_similarity.rst",
-            category="What makes concepts align",
+            category="6 Similarity",
+            labels={"result": "every metric and layer pair, long format (CSV)", "data": "{dataset}"},
         ),
         figure=report(
             "results/figures/concept_similarity_{dataset}.png",
             caption="../report/concept_similarity_figure.rst",
-            category="What makes concepts align",
+            category="6 Similarity",
+            labels={"result": "figure: mutual k-NN, language x vision models", "data": "{dataset}"},
         ),
+        figure_pdf="results/figures/concept_similarity_{dataset}.pdf",
         by_size=report(
             "results/figures/concept_similarity_{dataset}_by_size.png",
             caption="../report/concept_similarity_by_size.rst",
-            category="What makes concepts align",
+            category="6 Similarity",
+            labels={"result": "figure: similarity by model size", "data": "{dataset}"},
         ),
+        by_size_pdf="results/figures/concept_similarity_{dataset}_by_size.pdf",
+        paper=multiext("results/tables/paper/concept_similarity_{dataset}", ".csv", ".md", ".tex"),
+        paper_html=report(
+            "results/tables/paper/concept_similarity_{dataset}.html",
+            caption="../report/concept_similarity_paper_table.rst",
+            category="6 Similarity",
+            labels={"result": "table: every metric, best layer pair", "data": "{dataset}"},
+        ),
+    params:
+        text_models=CONCEPTS["text_models"] if CONCEPTS else [],
+        vision_models=CONCEPTS["vision_models"] if CONCEPTS else [],
     log:
         "logs/concept_similarity_table/{dataset}.log",
     resources:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -109,29 +108,19 @@ def generate_heldout(generator_spec: dict, adapter: str | os.PathLike, tokens: s
 
 
 def image_grid(image_dirs: dict[str, str | os.PathLike], dataset_dir: str | os.PathLike, split: str | os.PathLike,
-               out: str | os.PathLike, n_captions: int = 8) -> Path:
-    """A figure: the first ``n_captions`` held-out captions (rows) as each encoder drew them (columns)."""
-    from ..report import _pyplot
+               *outs: str | os.PathLike, n_captions: int = 8) -> Path:
+    """The first ``n_captions`` held-out captions (rows) as each encoder drew them (columns), written to each
+    of ``outs`` (format from the suffix, :func:`synesthesia.figures.save_figure`); returns the first."""
+    from .. import figures
 
     captions = read_pairs(dataset_dir).set_index("id")["caption"]
     ids = read_split(split)["heldout"][:n_captions]
-    plt = _pyplot()
-    figure, axes = plt.subplots(len(ids), len(image_dirs), squeeze=False,
-                                figsize=(1.8 * len(image_dirs) + 2.2, 1.8 * len(ids)))
-    for column, (model, folder) in enumerate(image_dirs.items()):
-        axes[0, column].set_title(model, fontsize=8)
-        for row, item_id in enumerate(ids):
-            axis = axes[row, column]
+    images = {model: [] for model in image_dirs}
+    for model, folder in image_dirs.items():
+        for item_id in ids:
             path = Path(folder) / f"{item_id}.png"
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no image of held-out caption {item_id!r} for model {model}")
-            axis.imshow(np.asarray(load_image(path)))
-            axis.set_xticks([])
-            axis.set_yticks([])
-            if column == 0:
-                axis.set_ylabel(textwrap.fill(captions[item_id], 24), fontsize=7, rotation=0, ha="right",
-                                va="center")
-    figure.tight_layout()
-    figure.savefig(out, dpi=150)
-    plt.close(figure)
-    return Path(out)
+            images[model].append(np.asarray(load_image(path)))
+    figures.save_figure(figures.image_grid([captions[item_id] for item_id in ids], images), *outs)
+    return Path(outs[0])
