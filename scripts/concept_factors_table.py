@@ -1,7 +1,8 @@
 from synesthesia.figures import factor_figure, save_figure
 from synesthesia.logs import log_to_file
 from synesthesia.paper_tables import factor_paper_table, write_paper_table
-from synesthesia.report import factor_table, read_records
+from synesthesia.records import read_records
+from synesthesia.report import factor_table
 
 log_to_file(snakemake.log[0])
 table = factor_table(read_records(snakemake.input))

@@ -1,7 +1,8 @@
 from synesthesia.figures import save_figure, similarity_by_size, similarity_heatmap
 from synesthesia.logs import log_to_file
 from synesthesia.paper_tables import similarity_paper_table, write_paper_table
-from synesthesia.report import read_records, similarity_table
+from synesthesia.records import read_records
+from synesthesia.report import similarity_table
 
 log_to_file(snakemake.log[0])
 table = similarity_table(read_records(snakemake.input))

@@ -1,7 +1,8 @@
 from synesthesia.figures import save_figure, train_fraction_figure
 from synesthesia.logs import log_to_file
 from synesthesia.paper_tables import train_fraction_paper_table, write_paper_table
-from synesthesia.report import read_records, train_fraction_table
+from synesthesia.records import read_records
+from synesthesia.report import train_fraction_table
 
 log_to_file(snakemake.log[0])
 table = train_fraction_table(read_records(snakemake.input))

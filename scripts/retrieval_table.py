@@ -1,7 +1,8 @@
 from synesthesia.figures import retrieval_heatmap, save_figure
 from synesthesia.logs import log_to_file
 from synesthesia.paper_tables import retrieval_paper_table, write_paper_table
-from synesthesia.report import read_records, retrieval_table
+from synesthesia.records import read_records
+from synesthesia.report import retrieval_table
 
 log_to_file(snakemake.log[0])
 table = retrieval_table(read_records(snakemake.input))

@@ -5,6 +5,7 @@ import pytest
 
 from synesthesia import similarity
 from synesthesia.align import random_orthogonal
+from synesthesia.resampling import half_samples
 from synesthesia.similarity import (
     METRICS,
     Comparison,
@@ -13,7 +14,6 @@ from synesthesia.similarity import (
     cka,
     concept_language_rows,
     cycle_knn,
-    half_samples,
     layer_pair_records,
     mutual_knn,
     nn_in_knn,

@@ -14,13 +14,14 @@ import pytest
 import torch
 
 from synesthesia.data.shapes import make_shapes
+from synesthesia.images import load_image
 from synesthesia.models import load_encoder
 from synesthesia.models.tiny import build_inception_weights, build_tiny_model
 from synesthesia.store import IncompleteStoreError
 from synesthesia.t2i.adapter import TokenAdapter, build_adapter
 from synesthesia.t2i.cache import EMPTY_CAPTION_ID, TensorCache, cache_latents, cache_token_states
 from synesthesia.t2i.data import image_array, read_pairs, read_split, split_pairs
-from synesthesia.t2i.generate import caption_seed, generate_images, image_grid, sample
+from synesthesia.t2i.generate import caption_seed, generate_images, heldout_images, sample
 from synesthesia.t2i.generator import load_checkpoint_text_encoder, load_generator
 from synesthesia.t2i.metrics import (
     Scorers, clip_scores, fid_and_inception_score, inception_extractor, load_clip, read_pngs, score_images, to_uint8,
@@ -397,8 +398,10 @@ def test_end_to_end_tiny_run(root, generator, caches, dataset, tiny_clip):
     assert torch.equal(scorers.is_logits.seen[0], fake)
     json.dumps(records)
 
-    grid = image_grid({"tiny-bert": root / "images", "again": root / "again"}, folder, split_file, root / "grid.png")
-    assert grid.stat().st_size > 0
+    captions, images = heldout_images({"tiny-bert": root / "images", "again": root / "again"}, folder, split_file)
+    assert captions == [pairs.loc[i, "caption"] for i in split["heldout"]][:8]
+    assert [len(images["tiny-bert"]), len(images["again"])] == [len(captions)] * 2
+    assert np.array_equal(images["again"][0], np.asarray(load_image(root / "again" / f"{split['heldout'][0]}.png")))
 
 
 def test_job_entry_points_write_the_adapter_images_and_metrics_files(root, sd_dir, caches, dataset, tiny_clip,

@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .records import write_records
+
 _QUERY_BLOCK = 2048
 # Score blocks hold at most this many query x candidate entries (64 MB in float32),
 # so ranking among the ~79k words of the study's corpus stays bounded in memory.
@@ -121,7 +123,6 @@ def retrieval_records(
 def score_retrieval(text_path: str, vision_path: str, out: str, spec: dict,
                     tables: Sequence[str] | None = None) -> list[dict]:
     """Score one (text model, vision model) pair of a dataset into a long-format JSON."""
-    from .report import write_records
     from .store import require_same_ids
 
     text, vision = read_pair(text_path, vision_path, tables)
@@ -430,7 +431,6 @@ def score_concepts(text_path: str, vision_path: str, dictionary_path: str, out: 
                    tables: Sequence[str] | None = None) -> list[dict]:
     """Score one (language model, vision model) pair of a concept dataset into a long-format JSON."""
     from .data.concepts import read_dictionary
-    from .report import write_records
 
     text, vision = read_pair(text_path, vision_path, tables)
     dictionary = read_dictionary(dictionary_path)

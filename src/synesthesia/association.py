@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .data.tables import write_text_table
+from .records import write_records
 
 WORDS_FILE = "association_words.tsv"
 
@@ -81,7 +82,6 @@ def association_records(word_vectors: Mapping[str, np.ndarray]) -> list[dict]:
 
 def score_association(embeddings_path: str | Path, out: str | Path) -> list[dict]:
     """Colour and shape association accuracy of one model's word embeddings, as long-format JSON."""
-    from .report import write_records
     from .store import read_embeddings
 
     stored = read_embeddings(embeddings_path)

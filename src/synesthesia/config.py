@@ -43,6 +43,9 @@ NO_CLS_TOKEN = {"segformer", "resnet", "convnext", "convnextv2", "regnet", "swin
 EXPERIMENT_MODEL_KEYS = {"text_models": "text", "vision_models": "vision"}
 # Experiments whose `models` are all text models.
 TEXT_EXPERIMENTS = ("glue", "sts", "association", "t2i")
+# The t2i row of the generator checkpoint's own text encoder (conditioned through the same adapter
+# path): a name no model entry may take.
+REFERENCE_ENCODER = "generator-text-encoder"
 
 
 def is_local_path(identifier: str) -> bool:
@@ -239,7 +242,6 @@ def _check_t2i(spec: dict, datasets: dict) -> None:
     if datasets[name]["source"] == "concepts":
         raise ConfigError(f"config: experiments.t2i.dataset: dataset {name!r} is a concept dataset; "
                           "generation trains on caption-image pairs")
-    from .t2i import REFERENCE_ENCODER
 
     if REFERENCE_ENCODER in spec["models"]:
         raise ConfigError(f"config: experiments.t2i.models: {REFERENCE_ENCODER!r} is the checkpoint's own text "

@@ -19,7 +19,7 @@ A concept's head alias is its first alias (in the dictionary's order) that the
 language model embedded: word properties belong to words, so a concept with
 several aliases needs one, and the first listed is WordNet's first lemma, the
 synset's usual name. Each bin's P@k carries its size, a half-sample interval over
-its test concepts (the resampling of :mod:`synesthesia.similarity`) and the chance
+its test concepts (:mod:`synesthesia.resampling`) and the chance
 level: the same P@k after maps fitted on shuffled pairings of the training concepts.
 """
 
@@ -45,7 +45,8 @@ from .align import (
     split_ranks,
 )
 from .data.vlca import FREQUENCY_BIN_NAMES, frequency_bin
-from .similarity import DEFAULT_BOOT, DEFAULT_PERMUTATIONS, half_sample_interval, half_samples
+from .records import write_records
+from .resampling import DEFAULT_BOOT, DEFAULT_PERMUTATIONS, half_sample_interval, half_samples
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +334,6 @@ def score_factors(text_path: str, vision_path: str, dictionary_path: str, out: s
     stores' per-occurrence items; without them they are left out.
     """
     from .data.concepts import read_dictionary
-    from .report import write_records
 
     text, vision = read_pair(text_path, vision_path, tables)
     dictionary = read_dictionary(dictionary_path)
@@ -359,7 +359,6 @@ def score_train_fractions(text_path: str, vision_path: str, dictionary_path: str
     experiment's ``splits``, as many seeded splits as there are folds.
     """
     from .data.concepts import read_dictionary
-    from .report import write_records
 
     text, vision = read_pair(text_path, vision_path, tables)
     dictionary = read_dictionary(dictionary_path)

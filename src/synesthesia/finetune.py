@@ -31,7 +31,7 @@ from .models import load_encoder
 from .models.hf import HFEncoder
 from .models.pooling import TOKEN_POOLINGS
 from .probe import glue_task
-from .report import write_records
+from .records import write_records
 
 DEFAULT_EPOCHS = 3
 # The study trains the small MRPC and WNLI longer: 3 epochs over a few thousand examples are too few steps.

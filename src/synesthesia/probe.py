@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .records import write_records
+
 if TYPE_CHECKING:
     import torch
 
@@ -712,7 +714,6 @@ def score_glue_probe(embeddings_path: str, labels_path: str, task: str, out: str
     Writes long-format records with the model's identity and how many inputs were truncated.
     """
     from .data.glue import TRAIN_SPLIT, evaluation_splits, read_labels
-    from .report import write_records
     from .store import read_embeddings
 
     stored = read_embeddings(embeddings_path)

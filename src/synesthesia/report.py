@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
+from .records import read_records
+
 RETRIEVAL_GROUP = ["dataset", "text_model", "vision_model", "control", "metric", "k"]
 CONCEPT_GROUP = ["dataset", "dictionary", "text_model", "vision_model", "text_family", "vision_family",
                  "text_parameters", "vision_parameters", "n_candidates", "control", "retrieval", "metric", "k"]
-
-
-def write_records(out: str | Path, identity: dict, records: Sequence[dict]) -> list[dict]:
-    """Write one scoring job's long-format records, each prefixed with what was scored."""
-    records = [{**identity, **record} for record in records]
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump(records, handle, indent=1, default=float)
-    return records
-
-
-def read_records(paths: Sequence[str | Path]) -> pd.DataFrame:
-    rows = []
-    for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            rows.extend(json.load(handle))
-    if not rows:
-        raise ValueError("no result records to aggregate")
-    return pd.DataFrame(rows)
 
 
 def summarise(records: pd.DataFrame, group: Sequence[str]) -> pd.DataFrame:

@@ -57,10 +57,11 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .records import write_records
+from .resampling import DEFAULT_BOOT, DEFAULT_PERMUTATIONS, half_sample_interval, half_samples
+
 DEFAULT_K = 10
 DEFAULT_KEEP = 0.99
-DEFAULT_BOOT = 1000
-DEFAULT_PERMUTATIONS = 10
 # Rows per block of an n-wide matrix: 1024 x 20,000 float32 is 80 MB.
 _ROW_BLOCK = 1024
 # Neighbour lists hold max(8k, 64) entries: a half-sample keeps each listed
@@ -411,15 +412,6 @@ def _svcca_score(x: Space, y: Space, cross: np.ndarray) -> float:
     return float(np.clip(correlations, 0, 1).mean())
 
 
-def half_samples(n: int, count: int, seed: int) -> np.ndarray:
-    """``count`` random halves of ``n`` concepts drawn without replacement, as 0/1 rows (count x n)."""
-    rng = np.random.default_rng(seed)
-    members = np.zeros((count, n))
-    for row in members:
-        row[rng.permutation(n)[:n // 2]] = 1
-    return members
-
-
 def _cka_half_samples(x: Space, y: Space, members: np.ndarray) -> dict[str, np.ndarray]:
     """Both CKAs of every half-sample, each kernel's row blocks computed once for all of them.
 
@@ -638,20 +630,6 @@ def shuffled_null(metric: str, x, y, permutations: int = DEFAULT_PERMUTATIONS, s
     return _compare(x, y, k, keep).null([metric], permutations, seed)[metric]
 
 
-def half_sample_interval(estimate: float, values: np.ndarray, n: int, level: float = 0.95) -> tuple[float, float]:
-    """The estimate plus the central ``level`` quantiles of the centred half-sample values.
-
-    Deviations are scaled by sqrt(m / (n - m)) for halves of m = n // 2 concepts,
-    the delete-d jackknife's factor (1 for even n).
-    """
-    if not 0 < level < 1:
-        raise ValueError(f"confidence level must be in (0, 1), not {level}")
-    m = n // 2
-    deviations = (values - values.mean()) * np.sqrt(m / (n - m))
-    low, high = np.quantile(deviations, [(1 - level) / 2, (1 + level) / 2])
-    return float(estimate + low), float(estimate + high)
-
-
 def bootstrap_ci(metric: str, x, y, n_boot: int = DEFAULT_BOOT, seed: int = 0, level: float = 0.95,
                  k: int = DEFAULT_K, keep: float | int = DEFAULT_KEEP) -> tuple[float, float]:
     """Confidence interval of ``metric`` over concepts from ``n_boot`` half-samples (see the module notes)."""
@@ -777,7 +755,6 @@ def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out
     """
     from .align import concept_pair_identity, concept_pairs, read_pair
     from .data.concepts import read_dictionary
-    from .report import write_records
 
     text, vision = read_pair(text_path, vision_path, tables)
     dictionary = read_dictionary(dictionary_path)

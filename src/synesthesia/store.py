@@ -1,6 +1,6 @@
 """The HDF5 embedding store: one file per (dataset, model).
 
-Layout (see DESIGN.md): ``ids`` (N, utf-8), ``embeddings`` (N x D, float32),
+Layout (docs/outputs.md, "Embedding store"): ``ids`` (N, utf-8), ``embeddings`` (N x D, float32),
 optional ``items/embeddings`` (M x D) + ``items/owner`` (M) holding the
 per-occurrence vectors whose per-owner mean is the row, and attrs with the
 provenance. ``complete=True`` is written last.

@@ -2,10 +2,9 @@ import math
 import re
 from pathlib import Path
 
-from synesthesia.config import canonical, load_yaml, model_spec, tiny_model_dir, vocabulary_corpus
+from synesthesia.config import REFERENCE_ENCODER, canonical, load_yaml, model_spec, tiny_model_dir, vocabulary_corpus
 from synesthesia.data.tables import table_for
 from synesthesia.slurm import DEFAULT_PARTITION, memory_request, partition_memory_mb, useful_retries
-from synesthesia.t2i import REFERENCE_ENCODER
 from synesthesia.versions import (
     ALIGN_VERSION,
     EMBED_VERSION,

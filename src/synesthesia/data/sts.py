@@ -33,6 +33,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from ..records import write_records
 from .shapes import COLORS, POSITIONS, SHAPES, SIZES
 from .tables import TEXT, write_table, write_text_table
 
@@ -261,7 +262,6 @@ def make_demo_sts(out_dir: str | Path, seed: int = 0) -> tuple[Path, Path]:
 
 def score_sts(embeddings_path: str | Path, pairs_path: str | Path, out: str | Path) -> list[dict]:
     """STS-L and STS-V of one model's caption embeddings, written as long-format JSON."""
-    from ..report import write_records
     from ..store import read_embeddings
 
     stored = read_embeddings(embeddings_path)

@@ -7,10 +7,6 @@ split), ``generator`` (the frozen Stable Diffusion-layout UNet, VAE and noise sc
 ``metrics`` (FID, Inception Score, CLIP score).
 """
 
-# The row of the checkpoint's own text encoder, conditioned through the same adapter path.
-REFERENCE_ENCODER = "generator-text-encoder"
-
-
 def with_defaults(section: str, spec: dict, defaults: dict, required: tuple[str, ...] = ()) -> dict:
     """A config section with its defaults filled in; unknown keys are refused, naming the section."""
     unknown = set(spec) - set(defaults) - set(required)

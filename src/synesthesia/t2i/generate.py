@@ -107,12 +107,10 @@ def generate_heldout(generator_spec: dict, adapter: str | os.PathLike, tokens: s
                                out_dir, batch_size)
 
 
-def image_grid(image_dirs: dict[str, str | os.PathLike], dataset_dir: str | os.PathLike, split: str | os.PathLike,
-               *outs: str | os.PathLike, n_captions: int = 8) -> Path:
-    """The first ``n_captions`` held-out captions (rows) as each encoder drew them (columns), written to each
-    of ``outs`` (format from the suffix, :func:`synesthesia.figures.save_figure`); returns the first."""
-    from .. import figures
-
+def heldout_images(image_dirs: dict[str, str | os.PathLike], dataset_dir: str | os.PathLike,
+                   split: str | os.PathLike, n_captions: int = 8) -> tuple[list[str], dict[str, list[np.ndarray]]]:
+    """The first ``n_captions`` held-out captions and, per encoder, the images it generated for them
+    (what :func:`synesthesia.figures.image_grid` draws)."""
     captions = read_pairs(dataset_dir).set_index("id")["caption"]
     ids = read_split(split)["heldout"][:n_captions]
     images = {model: [] for model in image_dirs}
@@ -122,5 +120,4 @@ def image_grid(image_dirs: dict[str, str | os.PathLike], dataset_dir: str | os.P
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no image of held-out caption {item_id!r} for model {model}")
             images[model].append(np.asarray(load_image(path)))
-    figures.save_figure(figures.image_grid([captions[item_id] for item_id in ids], images), *outs)
-    return Path(outs[0])
+    return [captions[item_id] for item_id in ids], images

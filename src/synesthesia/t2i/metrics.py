@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.base import Encoder, resolve_device
+from ..records import write_records
 from . import with_defaults
 
 INCEPTION_WEIGHTS_URL = (
@@ -206,7 +207,6 @@ def read_pngs(paths: Sequence[str | os.PathLike]) -> torch.Tensor:
 def score_generated(generated_dir: str | os.PathLike, dataset_dir: str | os.PathLike, split: str | os.PathLike,
                     spec: dict, model: str, out: str | os.PathLike) -> list[dict]:
     """The metrics job: one encoder's held-out images against the real held-out images, as a records JSON."""
-    from ..report import write_records
     from .data import image_array, read_pairs, read_split
 
     pairs = read_pairs(dataset_dir).set_index("id")
