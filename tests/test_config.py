@@ -116,6 +116,13 @@ def test_unknown_key_in_other_dataset_sources(demo, dataset):
     assert "unknown key datasets.extra.colour" in refusal(demo)
 
 
+@pytest.mark.parametrize("section", ["factors", "similarity"])
+def test_the_old_bootstrap_key_is_refused_with_its_new_name(demo, section):
+    demo["experiments"]["concepts"][section]["n_boot"] = 100
+    assert refusal(demo) == (f"config: experiments.concepts.{section}.n_boot: renamed `half_samples` (its intervals "
+                             "come from half-samples drawn without replacement, not a bootstrap); rename the key")
+
+
 def test_unknown_experiment_is_refused(demo):
     demo["experiments"]["captioning"] = {"models": ["tiny-bert"]}
     assert "unknown key experiments.captioning" in refusal(demo)

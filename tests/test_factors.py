@@ -117,7 +117,7 @@ def test_planted_rotation_scores_every_bin_near_one_and_chance_near_zero():
     bins = {"polysemy": polysemy_bins([1 + i % 5 for i in range(120)]),
             "vision_dispersion": tertile_bins(np.arange(120.0))}
     records = breakdown_records(pairs, bins, ks=[1, 10], splits=2, train_fraction=0.7, csls_k=5, seed=0,
-                                n_boot=30, permutations=3)
+                                half_samples=30, permutations=3)
     assert {r["factor"] for r in records} == {"all", "polysemy", "vision_dispersion"}
     for r in records:
         if r["n_bin"]:
@@ -174,7 +174,7 @@ def test_score_factors_writes_binned_records_from_stores(tmp_path):
                 for alias in alias_ids}
     dictionary_path = write_dictionary(ConceptDictionary("planted", "test", dictionary, metadata),
                                        tmp_path / "dictionary.json")
-    spec = {"ks": [1, 5], "splits": 2, "train_fraction": 0.7, "csls_k": 5, "seed": 0, "n_boot": 10,
+    spec = {"ks": [1, 5], "splits": 2, "train_fraction": 0.7, "csls_k": 5, "seed": 0, "half_samples": 10,
             "permutations": 2}
     records = score_factors(str(text_path), str(vision_path), str(dictionary_path), str(tmp_path / "out.json"), spec)
     assert {r["factor"] for r in records} == {"all", "polysemy", "frequency", "vision_dispersion",
@@ -185,7 +185,7 @@ def test_score_factors_writes_binned_records_from_stores(tmp_path):
     sizes = {}
     for source in (None, "wordfreq"):
         records = score_factors(str(text_path), str(vision_path), str(dictionary_path), str(tmp_path / "out.json"),
-                                {**spec, "n_boot": 0, "permutations": 0, "splits": 1,
+                                {**spec, "half_samples": 0, "permutations": 0, "splits": 1,
                                  **({"frequency": source} if source else {})})
         sizes[source] = {r["bin"]: r["n_bin"] for r in records
                          if r["factor"] == "frequency" and r["k"] == 1 and r["retrieval"] == "nn"}

@@ -5,12 +5,12 @@ import pytest
 
 from synesthesia import similarity
 from synesthesia.align import random_orthogonal
-from synesthesia.resampling import half_samples
+from synesthesia.resampling import draw_half_samples
 from synesthesia.similarity import (
     METRICS,
     Comparison,
     Space,
-    bootstrap_ci,
+    half_sample_ci,
     cka,
     concept_language_rows,
     cycle_knn,
@@ -226,7 +226,7 @@ def test_cycle_knn_matches_platonic_reps_dense_formula_on_all_concepts_halves_an
         comparison = _compare(x, y, k=k)
         assert comparison.values(["cycle_knn"])["cycle_knn"] == pytest.approx(_platonic_cycle_knn(y, x, k), abs=1e-12)
         halves = comparison.half_samples(["cycle_knn"], count=3, seed=k)["cycle_knn"]
-        for value, rows in zip(halves, half_samples(n, 3, seed=k) > 0):
+        for value, rows in zip(halves, draw_half_samples(n, 3, seed=k) > 0):
             # neighbours sought among the half's concepts only
             assert value == pytest.approx(_platonic_cycle_knn(y[rows], x[rows], k), abs=1e-12)
         null = comparison.null(["cycle_knn"], permutations=3, seed=k)["cycle_knn"]
@@ -286,7 +286,7 @@ def test_shuffled_null_relabels_without_recomputing():
 
 
 def test_half_samples_are_halves_without_replacement():
-    members = half_samples(11, 4, seed=0)
+    members = draw_half_samples(11, 4, seed=0)
     assert members.shape == (4, 11) and set(np.unique(members)) == {0.0, 1.0}
     assert (members.sum(axis=1) == 5).all()
 
@@ -295,7 +295,7 @@ def test_a_half_sample_scores_as_the_naive_metrics_on_its_rows(monkeypatch):
     monkeypatch.setattr(similarity, "_ROW_BLOCK", 9)
     x, y = _related(n=50, seed=12)
     comparison = _compare(x, y, k=4)
-    members = half_samples(50, 2, seed=3)
+    members = draw_half_samples(50, 2, seed=3)
     got = comparison.half_samples(count=2, seed=3)
     for i, rows in enumerate(members > 0):
         for metric in ("mutual_knn", "nn_in_knn", "cycle_knn", "cka", "cka_unbiased", "cknna"):
@@ -310,9 +310,9 @@ def test_interval_surrounds_the_estimate_and_narrows_with_more_concepts():
     for n in (100, 400):
         x, y = _related(n=n, seed=13)
         for metric in METRICS:
-            low, high = bootstrap_ci(metric, x, y, n_boot=40, seed=0)
+            low, high = half_sample_ci(metric, x, y, half_samples=40, seed=0)
             assert low <= _compare(x, y).values([metric])[metric] <= high, metric
-        low, high = bootstrap_ci("cka", x, y, n_boot=40, seed=0)
+        low, high = half_sample_ci("cka", x, y, half_samples=40, seed=0)
         widths.append(high - low)
     assert widths[1] < widths[0]
 
@@ -324,13 +324,13 @@ def test_layer_pairs_records_every_pair_and_the_best_with_uncertainty():
     x, y = _related(n=120, seed=14)
     rng = np.random.default_rng(15)
     records = layer_pair_records({"0": rng.normal(size=(120, 10)), "1": x}, {"a": y, "b": rng.normal(size=(120, 7))},
-                                 n_boot=20, permutations=5)
+                                 half_samples=20, permutations=5)
     assert len(records) == 4 * len(METRICS) + len(METRICS)
     best = [r for r in records if r["selection"] == "best"]
     assert {(r["text_layer"], r["vision_layer"]) for r in best} == {("1", "a")}
     for r in best:
         assert r["ci_low"] <= r["value"] <= r["ci_high"] and r["null_mean"] < r["value"]
-        assert r["n_concepts"] == 120 and r["permutations"] == 5 and r["n_boot"] == 20
+        assert r["n_concepts"] == 120 and r["permutations"] == 5 and r["half_samples"] == 20
     others = [r for r in records if r["selection"] == "layer_pair" and r["text_layer"] == "0"]
     assert all(r["ci_low"] is None and r["null_mean"] is None for r in others)
     json.dumps(records)

@@ -149,6 +149,24 @@ def _schema_error(error: jsonschema.ValidationError) -> ConfigError:
     return ConfigError(f"config: {_key_path(error)}: {error.message}")
 
 
+# Keys renamed since configs were written with them: the old name is refused, naming the new one and why.
+_HALF_SAMPLES = ("half_samples", "its intervals come from half-samples drawn without replacement, not a bootstrap")
+RENAMED_KEYS = {
+    ("experiments", "concepts", "factors", "n_boot"): _HALF_SAMPLES,
+    ("experiments", "concepts", "similarity", "n_boot"): _HALF_SAMPLES,
+}
+
+
+def refuse_renamed_keys(config: dict) -> None:
+    """ConfigError for the first key of RENAMED_KEYS the config still uses."""
+    for path, (new, why) in RENAMED_KEYS.items():
+        node = config
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node:
+            raise ConfigError(f"config: {'.'.join(path)}: renamed `{new}` ({why}); rename the key")
+
+
 def validate_config(config: dict, schema_path: str | os.PathLike, root: str | os.PathLike = ".",
                     missing_data: str = "refuse") -> dict:
     """Return a validated copy of ``config`` with defaults filled in, or raise ConfigError.
@@ -159,6 +177,7 @@ def validate_config(config: dict, schema_path: str | os.PathLike, root: str | os
     """
     schema = load_schema(schema_path)
     config = _from_command_line(copy.deepcopy(dict(config)), schema, schema)
+    refuse_renamed_keys(config)
     validator = _Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:

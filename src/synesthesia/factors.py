@@ -46,7 +46,7 @@ from .align import (
 )
 from .data.vlca import FREQUENCY_BIN_NAMES, frequency_bin
 from .records import write_records
-from .resampling import DEFAULT_BOOT, DEFAULT_PERMUTATIONS, half_sample_interval, half_samples
+from .resampling import DEFAULT_HALF_SAMPLES, DEFAULT_PERMUTATIONS, draw_half_samples, half_sample_interval
 
 log = logging.getLogger(__name__)
 
@@ -210,22 +210,22 @@ def concept_bins(pairs: ConceptPairs, alias_ids: Sequence[str], alias_metadata: 
 # --------------------------------------------------------------------- binned P@k
 
 
-def _precision_interval(hits: np.ndarray, n_boot: int, seed: int, level: float) -> tuple[float | None, float | None]:
-    if not n_boot or len(hits) < 2:
+def _precision_interval(hits: np.ndarray, half_samples: int, seed: int, level: float) -> tuple[float | None, float | None]:
+    if not half_samples or len(hits) < 2:
         return None, None
-    members = half_samples(len(hits), n_boot, seed)
+    members = draw_half_samples(len(hits), half_samples, seed)
     low, high = half_sample_interval(float(hits.mean()), members @ hits / members.sum(axis=1), len(hits), level)
     # A precision lies in [0, 1]; the interval's symmetric construction can step outside it.
     return max(low, 0.0), min(high, 1.0)
 
 
 def binned_precision(ranks: np.ndarray, labels: np.ndarray, ks: Sequence[int], order: Sequence[str],
-                     null_ranks: Sequence[np.ndarray] = (), n_boot: int = 0, level: float = 0.95,
+                     null_ranks: Sequence[np.ndarray] = (), half_samples: int = 0, level: float = 0.95,
                      seed: int = 0) -> list[dict]:
     """P@k of the test concepts in each bin (in ``order``, empty bins too), with the bin's size.
 
     ``ranks`` and ``labels`` are per test concept. With ``null_ranks`` (the ranks of
-    maps fitted on shuffled pairings) each bin gets its chance level; with ``n_boot``
+    maps fitted on shuffled pairings) each bin gets its chance level; with ``half_samples``
     a half-sample interval.
     """
     rows = []
@@ -234,11 +234,11 @@ def binned_precision(ranks: np.ndarray, labels: np.ndarray, ks: Sequence[int], o
         for k in ks:
             hits = (ranks[inside] < k).astype(np.float64)
             chance = np.array([np.mean(null[inside] < k) for null in null_ranks]) if inside.any() else np.array([])
-            low, high = _precision_interval(hits, n_boot, seed, level)
+            low, high = _precision_interval(hits, half_samples, seed, level)
             rows.append({
                 "bin": label, "k": int(k), "value": float(hits.mean()) if len(hits) else None,
                 "n_bin": int(inside.sum()), "ci_low": low, "ci_high": high,
-                "level": level if n_boot else None, "n_boot": n_boot,
+                "level": level if half_samples else None, "half_samples": half_samples,
                 "null_mean": float(chance.mean()) if len(chance) else None,
                 "null_std": float(chance.std(ddof=1)) if len(chance) > 1 else None,
                 "permutations": len(null_ranks),
@@ -256,7 +256,7 @@ def shuffled_ranks(pairs: ConceptPairs, train: np.ndarray, test: np.ndarray, csl
 
 
 def breakdown_records(pairs: ConceptPairs, bins: Mapping[str, np.ndarray], ks: Sequence[int], splits,
-                      train_fraction: float, csls_k: int, seed: int, n_boot: int = DEFAULT_BOOT,
+                      train_fraction: float, csls_k: int, seed: int, half_samples: int = DEFAULT_HALF_SAMPLES,
                       permutations: int = DEFAULT_PERMUTATIONS, level: float = 0.95,
                       preprocess: str = "project") -> list[dict]:
     """P@k of the fitted map per split, retrieval, factor and bin (factor ``all``: every test concept).
@@ -274,7 +274,7 @@ def breakdown_records(pairs: ConceptPairs, bins: Mapping[str, np.ndarray], ks: S
         null = shuffled_ranks(pairs, train, test, csls_k, permutations, seed + split, preprocess) if permutations else []
         for retrieval, rank in ranks["none"].items():
             for factor, (labels, order) in factors.items():
-                for row in binned_precision(rank, labels[test], ks, order, [n[retrieval] for n in null], n_boot,
+                for row in binned_precision(rank, labels[test], ks, order, [n[retrieval] for n in null], half_samples,
                                             level, seed + split):
                     records.append({"split": split, "control": "none", "retrieval": retrieval, "factor": factor,
                                     "metric": "precision", **row, "n_test": int(len(test))})
@@ -329,7 +329,7 @@ def score_factors(text_path: str, vision_path: str, dictionary_path: str, out: s
     """Binned P@k of one (language model, vision model) pair into a long-format JSON.
 
     ``spec``: ``ks``, ``splits``, ``train_fraction``, ``csls_k``, ``seed`` as for the
-    alignment, and optionally ``n_boot``, ``permutations``, ``level`` and ``frequency``
+    alignment, and optionally ``half_samples``, ``permutations``, ``level`` and ``frequency``
     (``study`` or ``wordfreq``, :func:`frequency_source`). Dispersion factors need the
     stores' per-occurrence items; without them they are left out.
     """
@@ -346,7 +346,7 @@ def score_factors(text_path: str, vision_path: str, dictionary_path: str, out: s
     )
     records = breakdown_records(pairs, bins, spec["ks"], resolve_splits(spec["splits"], dictionary, dictionary_path),
                                 spec["train_fraction"], spec["csls_k"], spec["seed"],
-                                **{key: spec[key] for key in ("n_boot", "permutations", "level", "preprocess")
+                                **{key: spec[key] for key in ("half_samples", "permutations", "level", "preprocess")
                                    if key in spec})
     return write_records(out, concept_pair_identity(text, vision, dictionary.name, "procrustes"), records)
 

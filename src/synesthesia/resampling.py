@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_BOOT = 1000  # half-samples per interval
+DEFAULT_HALF_SAMPLES = 1000  # half-samples per interval
 DEFAULT_PERMUTATIONS = 10  # shuffled pairings per chance level
 
 
-def half_samples(n: int, count: int, seed: int) -> np.ndarray:
+def draw_half_samples(n: int, count: int, seed: int) -> np.ndarray:
     """``count`` random halves of ``n`` concepts drawn without replacement, as 0/1 rows (count x n)."""
     rng = np.random.default_rng(seed)
     members = np.zeros((count, n))

@@ -30,7 +30,7 @@ over row blocks. SVCCA with a variance fraction needs a dense eigendecomposition
 of each d x d scatter (O(d^3): tens of seconds at d = 4096 on two cores); an
 integer number of components uses an iterative solver instead.
 
-Uncertainty over concepts (:func:`bootstrap_ci`) comes from half-samples: random
+Uncertainty over concepts (:func:`half_sample_ci`) comes from half-samples: random
 halves of the concepts drawn without replacement, each metric recomputed on each
 half (neighbours sought among the half's concepts only). A with-replacement
 bootstrap duplicates concepts, and a drawn-twice concept is its own nearest
@@ -58,7 +58,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from .records import write_records
-from .resampling import DEFAULT_BOOT, DEFAULT_PERMUTATIONS, half_sample_interval, half_samples
+from .resampling import DEFAULT_HALF_SAMPLES, DEFAULT_PERMUTATIONS, draw_half_samples, half_sample_interval
 
 DEFAULT_K = 10
 DEFAULT_KEEP = 0.99
@@ -502,13 +502,13 @@ class Comparison:
         draws = [self._scores(metrics, rng.permutation(self.n)) for _ in range(permutations)]
         return {metric: np.array([draw[metric] for draw in draws]) for metric in metrics}
 
-    def half_samples(self, metrics: Sequence[str] | None = None, count: int = DEFAULT_BOOT,
+    def half_samples(self, metrics: Sequence[str] | None = None, count: int = DEFAULT_HALF_SAMPLES,
                      seed: int = 0) -> dict[str, np.ndarray]:
         """Each metric on ``count`` random halves of the concepts (see the module notes)."""
         metrics = _check_metrics(metrics)
         if set(metrics) & set(KNN_METRICS) and self.n // 2 < self.k + 2:
             raise ValueError(f"half-samples of {self.n} concepts are too small for k={self.k} neighbours")
-        members = half_samples(self.n, count, seed)
+        members = draw_half_samples(self.n, count, seed)
         values = {}
         if set(metrics) & set(KNN_METRICS):
             wanted = [metric for metric in metrics if metric in KNN_METRICS]
@@ -630,33 +630,33 @@ def shuffled_null(metric: str, x, y, permutations: int = DEFAULT_PERMUTATIONS, s
     return _compare(x, y, k, keep).null([metric], permutations, seed)[metric]
 
 
-def bootstrap_ci(metric: str, x, y, n_boot: int = DEFAULT_BOOT, seed: int = 0, level: float = 0.95,
+def half_sample_ci(metric: str, x, y, half_samples: int = DEFAULT_HALF_SAMPLES, seed: int = 0, level: float = 0.95,
                  k: int = DEFAULT_K, keep: float | int = DEFAULT_KEEP) -> tuple[float, float]:
-    """Confidence interval of ``metric`` over concepts from ``n_boot`` half-samples (see the module notes)."""
+    """Confidence interval of ``metric`` over concepts from ``half_samples`` half-samples (see the module notes)."""
     comparison = _compare(x, y, k, keep)
     estimate = comparison.values([metric])[metric]
-    return half_sample_interval(estimate, comparison.half_samples([metric], n_boot, seed)[metric], comparison.n,
+    return half_sample_interval(estimate, comparison.half_samples([metric], half_samples, seed)[metric], comparison.n,
                                 level)
 
 
 # --------------------------------------------------------------------- records
 
 
-_NO_UNCERTAINTY = {"ci_low": None, "ci_high": None, "level": None, "n_boot": 0,
+_NO_UNCERTAINTY = {"ci_low": None, "ci_high": None, "level": None, "half_samples": 0,
                    "null_mean": None, "null_std": None, "null_p": None, "permutations": 0}
 
 
-def _uncertainty(comparison: Comparison, metrics: Sequence[str], values: Mapping[str, float], n_boot: int,
+def _uncertainty(comparison: Comparison, metrics: Sequence[str], values: Mapping[str, float], half_samples: int,
                  permutations: int, level: float, seed: int) -> dict[str, dict]:
     """Half-sample interval and shuffled-pairing null of each metric, as record fields."""
-    halves = comparison.half_samples(metrics, n_boot, seed) if n_boot else {}
+    halves = comparison.half_samples(metrics, half_samples, seed) if half_samples else {}
     null = comparison.null(metrics, permutations, seed + 1) if permutations else {}
     fields = {}
     for metric in metrics:
         fields[metric] = dict(_NO_UNCERTAINTY)
-        if n_boot:
+        if half_samples:
             low, high = half_sample_interval(values[metric], halves[metric], comparison.n, level)
-            fields[metric].update(ci_low=low, ci_high=high, level=level, n_boot=n_boot)
+            fields[metric].update(ci_low=low, ci_high=high, level=level, half_samples=half_samples)
         if permutations:
             chance = null[metric]
             fields[metric].update(
@@ -675,7 +675,7 @@ def layer_pair_records(
     metrics: Sequence[str] | None = None,
     k: int = DEFAULT_K,
     keep: float | int = DEFAULT_KEEP,
-    n_boot: int = DEFAULT_BOOT,
+    half_samples: int = DEFAULT_HALF_SAMPLES,
     permutations: int = DEFAULT_PERMUTATIONS,
     level: float = 0.95,
     seed: int = 0,
@@ -715,14 +715,14 @@ def layer_pair_records(
             values[text_layer, vision_layer] = comparison.values(metrics)
             if uncertainty == "all":
                 fields[text_layer, vision_layer] = _uncertainty(comparison, metrics, values[text_layer, vision_layer],
-                                                                n_boot, permutations, level, seed)
+                                                                half_samples, permutations, level, seed)
     best = {metric: max(values, key=lambda pair: np.nan_to_num(values[pair][metric], nan=-np.inf))
             for metric in metrics}
     if uncertainty == "best":
         for pair in dict.fromkeys(best.values()):
             comparison = Comparison(text_space(pair[0]), vision_spaces[pair[1]])
             chosen = [metric for metric in metrics if best[metric] == pair]
-            fields[pair] = _uncertainty(comparison, chosen, values[pair], n_boot, permutations, level, seed)
+            fields[pair] = _uncertainty(comparison, chosen, values[pair], half_samples, permutations, level, seed)
 
     def record(metric: str, pair: tuple[str, str], selection: str) -> dict:
         return {"metric": metric, "value": values[pair][metric], "selection": selection,
@@ -750,7 +750,7 @@ def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out
 
     A concept's vision row is its store row, its language row the mean of its
     aliases' rows (:func:`concept_language_rows`). ``spec`` may set ``metrics``,
-    ``k``, ``keep``, ``n_boot``, ``permutations``, ``level``, ``seed`` and
+    ``k``, ``keep``, ``half_samples``, ``permutations``, ``level``, ``seed`` and
     ``uncertainty`` (see :func:`layer_pair_records`).
     """
     from .align import concept_pair_identity, concept_pairs, read_pair
@@ -762,7 +762,7 @@ def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out
     records = layer_pair_records(
         {str(text.attrs["layer"]): concept_language_rows(pairs.language, pairs.gold)},
         {str(vision.attrs["layer"]): pairs.vision},
-        **{key: spec[key] for key in ("metrics", "k", "keep", "n_boot", "permutations", "level", "seed",
+        **{key: spec[key] for key in ("metrics", "k", "keep", "half_samples", "permutations", "level", "seed",
                                       "uncertainty") if key in spec},
     )
     return write_records(out, concept_pair_identity(text, vision, dictionary.name, "similarity"), records)
