@@ -1,11 +1,10 @@
 import pandas as pd
 
-from synesthesia.factors import size_summary
 from synesthesia.figures import concept_heatmap, precision_by_size, save_figure
 from synesthesia.logs import log_to_file
 from synesthesia.paper_tables import concept_paper_table, write_paper_table
 from synesthesia.records import read_records
-from synesthesia.report import concept_summary, concept_table
+from synesthesia.report import concept_summary, concept_table, size_summary
 
 log_to_file(snakemake.log[0])
 table = concept_table(read_records(snakemake.input))

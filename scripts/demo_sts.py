@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from synesthesia.data.sts import make_demo_sts
+from synesthesia.data.demo import make_demo_sts
 from synesthesia.logs import log_to_file
 
 log_to_file(snakemake.log[0])

@@ -1,4 +1,4 @@
-from synesthesia.data.sts import score_sts
+from synesthesia.sts import score_sts
 from synesthesia.logs import log_to_file
 
 log_to_file(snakemake.log[0])

@@ -16,11 +16,11 @@ from synesthesia.factors import (
     dispersion,
     frequency_bins,
     polysemy_bins,
-    size_summary,
     score_factors,
     tertile_bins,
     train_fraction_records,
 )
+from synesthesia.report import size_summary
 from synesthesia.store import PartialStore
 
 

@@ -17,7 +17,7 @@ LAYERS = (
     # data preparation and model loading
     ("data", "models"),
     # the stages that compute
-    ("embed", "align", "similarity", "factors", "probe", "finetune", "association", "t2i"),
+    ("embed", "align", "similarity", "factors", "probe", "finetune", "sts", "association", "t2i"),
     # tables, figures and the report
     ("report", "paper_tables", "figures"),
     # what users run

@@ -8,16 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from synesthesia.data.demo import make_demo_sts
 from synesthesia.data.sts import (
     caption_annotation_id,
     download_coco_captions,
     download_cxc_sts,
-    make_demo_sts,
     prepare_sts,
     read_pairs,
-    sts_records,
 )
 from synesthesia.data.tables import read_table
+from synesthesia.sts import sts_records
 
 CXC_CSV = """caption1,caption2,agg_score,sampling_method
 COCO_val2014:sentid:770337,COCO_val2014:sentid:771687,4.5,c2c_cocaption

@@ -301,26 +301,6 @@ def train_fraction_records(vision: np.ndarray, vision_ids: list[str], language: 
                                                     fraction, csls_k, seed, preprocess)]
 
 
-def size_summary(table, side: str = "text"):
-    """P@k against parameter count within each model family of one side, averaged over the other side's models.
-
-    ``table`` is :func:`synesthesia.report.concept_table`'s (mean P@k over splits
-    per model pair); parameter counts come from the stores (``n_parameters``, which
-    each encoder records from its own weights).
-    """
-    if side not in ("text", "vision"):
-        raise ValueError(f"side must be 'text' or 'vision', not {side!r}")
-    family, model, size = f"{side}_family", f"{side}_model", f"{side}_parameters"
-    rows = table[table["control"] == "none"]
-    unknown = sorted(rows.loc[rows[size] <= 0, model].unique())
-    if unknown:
-        raise ValueError(f"no parameter count recorded for {side} models {unknown}; re-extract their embeddings")
-    summary = rows.groupby([family, model, size, "retrieval", "k"], as_index=False).agg(
-        precision=("mean", "mean"), paired_models=("mean", "size"))
-    return summary.rename(columns={family: "family", model: "model", size: "parameters"}).sort_values(
-        ["family", "parameters", "retrieval", "k"], kind="stable").reset_index(drop=True)
-
-
 # --------------------------------------------------------------------- rule entry points
 
 

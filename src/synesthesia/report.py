@@ -29,6 +29,26 @@ def concept_table(records: pd.DataFrame) -> pd.DataFrame:
     return summarise(records, CONCEPT_GROUP)
 
 
+def size_summary(table: pd.DataFrame, side: str = "text") -> pd.DataFrame:
+    """P@k against parameter count within each model family of one side, averaged over the other side's models.
+
+    ``table`` is :func:`concept_table`'s (mean P@k over splits
+    per model pair); parameter counts come from the stores (``n_parameters``, which
+    each encoder records from its own weights).
+    """
+    if side not in ("text", "vision"):
+        raise ValueError(f"side must be 'text' or 'vision', not {side!r}")
+    family, model, size = f"{side}_family", f"{side}_model", f"{side}_parameters"
+    rows = table[table["control"] == "none"]
+    unknown = sorted(rows.loc[rows[size] <= 0, model].unique())
+    if unknown:
+        raise ValueError(f"no parameter count recorded for {side} models {unknown}; re-extract their embeddings")
+    summary = rows.groupby([family, model, size, "retrieval", "k"], as_index=False).agg(
+        precision=("mean", "mean"), paired_models=("mean", "size"))
+    return summary.rename(columns={family: "family", model: "model", size: "parameters"}).sort_values(
+        ["family", "parameters", "retrieval", "k"], kind="stable").reset_index(drop=True)
+
+
 def t2i_table(records: pd.DataFrame) -> pd.DataFrame:
     """One row per (text encoder, metric) of the generation experiment, encoders in grid order."""
     columns = [c for c in ("model", "metric", "value", "std", "n_images") if c in records]

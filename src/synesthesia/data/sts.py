@@ -14,27 +14,20 @@ different, similar images.
 
 :func:`prepare_sts` writes ``text.tsv`` (``id``, ``text``: each caption used once,
 id = CxC's caption id) and ``pairs.tsv`` (``id1``, ``id2``, ``score``,
-``same_image``, ``sampling_method``). :func:`sts_records` scores a model's caption
-vectors on those pairs: STS-L correlates the cosine similarity of each pair with the
-human score, STS-V with whether the captions describe the same image.
+``same_image``, ``sampling_method``), which :mod:`synesthesia.sts` scores.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import random
 import shutil
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Mapping
 
-import numpy as np
 import pandas as pd
 
-from ..records import write_records
-from .shapes import COLORS, POSITIONS, SHAPES, SIZES
 from .tables import TEXT, write_table, write_text_table
 
 PAIRS = "pairs.tsv"
@@ -158,112 +151,3 @@ def read_pairs(path: str | Path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: missing columns {missing}; rewrite it with prepare_sts")
     return table
-
-
-# --- Scoring --------------------------------------------------------------------------------
-
-
-def pair_cosines(vectors_by_id: Mapping[str, np.ndarray], pairs: pd.DataFrame) -> np.ndarray:
-    """Cosine similarity of each pair's two caption vectors."""
-    missing = sorted({i for i in itertools.chain(pairs["id1"], pairs["id2"]) if i not in vectors_by_id})
-    if missing:
-        raise KeyError(f"{len(missing)} caption ids of the pairs have no vector, e.g. {missing[:3]}; "
-                       "embed every id of the STS text table")
-    first = np.stack([np.asarray(vectors_by_id[i], dtype=np.float64) for i in pairs["id1"]])
-    second = np.stack([np.asarray(vectors_by_id[i], dtype=np.float64) for i in pairs["id2"]])
-    norms = np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1)
-    if not np.all(np.isfinite(norms) & (norms > 0)):
-        bad = int(np.flatnonzero(~(np.isfinite(norms) & (norms > 0)))[0])
-        raise ValueError(f"pair {pairs['id1'].iloc[bad]} / {pairs['id2'].iloc[bad]}: a zero or non-finite "
-                         "vector has no cosine similarity")
-    return np.einsum("ij,ij->i", first, second) / norms
-
-
-def sts_records(vectors_by_id: Mapping[str, np.ndarray], pairs: pd.DataFrame) -> list[dict]:
-    """STS-L and STS-V in long format: Pearson and Spearman of the pairs' cosines with the
-    human score (``sts_l``) and with same-image (``sts_v``; Pearson is then the point-biserial)."""
-    from scipy import stats
-
-    cosines = pair_cosines(vectors_by_id, pairs)
-    records = []
-    for task, column in (("sts_l", "score"), ("sts_v", "same_image")):
-        target = pairs[column].to_numpy(dtype=np.float64)
-        if np.ptp(target) == 0:
-            raise ValueError(f"{task}: every pair has {column} = {target[0]}; a correlation needs both "
-                             "kinds of pairs (same and different images, or varied scores)")
-        for metric, correlation in (("pearson", stats.pearsonr), ("spearman", stats.spearmanr)):
-            records.append({"task": task, "metric": metric, "value": float(correlation(cosines, target)[0]),
-                            "n_pairs": int(len(pairs))})
-    return records
-
-
-# --- The demo's CxC- and COCO-shaped files --------------------------------------------------
-#
-# Each demo "image" is one combination of the shapes' four attributes, with five
-# captions that describe it in different words. Raters' scores follow how many
-# attributes the two captions' images share (all four for one image), with some
-# noise, as CxC's raters agree imperfectly.
-
-_DEMO_CAPTIONS = (
-    "a {size} {colour} {shape} on the {position}",
-    "there is {a_colour} {colour} {shape} on the {position} side",
-    "on the {position} , a {size} {shape} coloured {colour}",
-    "the {shape} is {colour} and {size} , on the {position}",
-    "{a_colour} {colour} {shape} , {size} , placed on the {position}",
-)
-DEMO_IMAGES = 40
-DEMO_SAME_IMAGE_PAIRS = 2  # per image
-DEMO_OTHER_IMAGE_PAIRS = 4  # per image
-_DEMO_FIRST_ANNOTATION = 1000
-
-
-def _shared_attributes(a: tuple[str, ...], b: tuple[str, ...]) -> int:
-    return sum(x == y for x, y in zip(a, b))
-
-
-def make_demo_sts(out_dir: str | Path, seed: int = 0) -> tuple[Path, Path]:
-    """Write ``sts_val.csv`` (CxC's columns and id form) and ``captions_val2014.json`` (COCO's format)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
-    images = rng.sample(list(itertools.product(COLORS, SHAPES, SIZES, POSITIONS)), DEMO_IMAGES)
-    annotations, captions_of = [], []
-    for image_id, (colour, shape, size, position) in enumerate(images, start=1):
-        ids = []
-        for template in _DEMO_CAPTIONS:
-            annotation_id = _DEMO_FIRST_ANNOTATION + len(annotations)
-            caption = template.format(colour=colour, shape=shape, size=size, position=position,
-                                      a_colour="an" if colour[0] in "aeiou" else "a")
-            annotations.append({"image_id": image_id, "id": annotation_id, "caption": caption + " ."})
-            ids.append(annotation_id)
-        captions_of.append(ids)
-    coco = {"info": {"description": "synesthesia demo captions in MS-COCO's format"},
-            "images": [{"id": image_id, "file_name": f"COCO_val2014_{image_id:012d}.jpg", "width": 64, "height": 64}
-                       for image_id in range(1, len(images) + 1)],
-            "annotations": annotations}
-    captions_path = out_dir / "captions_val2014.json"
-    captions_path.write_text(json.dumps(coco), encoding="utf-8")
-
-    rows = []
-    for index, ids in enumerate(captions_of):
-        for first, second in rng.sample(list(itertools.combinations(ids, 2)), DEMO_SAME_IMAGE_PAIRS):
-            rows.append((first, second, index, index, "c2c_cocaption"))
-        others = rng.sample([i for i in range(len(images)) if i != index], DEMO_OTHER_IMAGE_PAIRS)
-        for other in others:
-            rows.append((rng.choice(ids), rng.choice(captions_of[other]), index, other, "c2c_isim"))
-    with open(out_dir / "sts_val.csv", "w", encoding="utf-8") as handle:
-        handle.write("caption1,caption2,agg_score,sampling_method\n")
-        for first, second, image_a, image_b, method in rows:
-            shared = _shared_attributes(images[image_a], images[image_b])
-            score = min(5.0, max(0.0, 5 * shared / 4 + rng.uniform(-0.5, 0.5)))
-            handle.write(f"COCO_val2014:sentid:{first},COCO_val2014:sentid:{second},{score:.2f},{method}\n")
-    return out_dir / "sts_val.csv", captions_path
-
-
-def score_sts(embeddings_path: str | Path, pairs_path: str | Path, out: str | Path) -> list[dict]:
-    """STS-L and STS-V of one model's caption embeddings, written as long-format JSON."""
-    from ..store import read_embeddings
-
-    stored = read_embeddings(embeddings_path)
-    identity = {**stored.identity(), "truncated": int(stored.attrs.get("truncated", 0))}
-    return write_records(out, identity, sts_records(dict(zip(stored.ids, stored.vectors)), read_pairs(pairs_path)))
