@@ -41,7 +41,8 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from synesthesia.probe import accuracy, select_logistic
+from synesthesia.glue import accuracy
+from synesthesia.probe import select_logistic
 
 
 def anisotropic_features(

@@ -4,15 +4,9 @@ import datasets
 import numpy as np
 import pytest
 
-from synesthesia.data.glue import (
-    TEXT_COLUMNS,
-    evaluation_splits,
-    glue_task_of,
-    make_demo_glue,
-    prepare_glue,
-    read_labels,
-)
+from synesthesia.data.glue import make_demo_glue, prepare_glue, read_labels
 from synesthesia.data.tables import read_table
+from synesthesia.glue import HUB_TASKS
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +18,7 @@ def demo_root(tmp_path_factory):
 def prepared(demo_root, tmp_path_factory):
     """Every task prepared from the demo folder, through the hub's code path."""
     root = tmp_path_factory.mktemp("prepared")
-    return {task: prepare_glue(root / task, task, dataset_id=str(demo_root)) for task in TEXT_COLUMNS}
+    return {task: prepare_glue(root / task, task, dataset_id=str(demo_root)) for task in HUB_TASKS}
 
 
 def _hub_folder(path, columns: dict, split_names=("train", "validation"), features=None):
@@ -35,15 +29,6 @@ def _hub_folder(path, columns: dict, split_names=("train", "validation"), featur
     files = "".join(f"  - split: {split}\n    path: sst2/{split}-*\n" for split in split_names)
     (path / "README.md").write_text(f"---\nconfigs:\n- config_name: sst2\n  data_files:\n{files}---\n")
     return path
-
-
-def test_evaluation_sets_and_their_tasks():
-    assert evaluation_splits("sst2") == {"sst2": "validation"}
-    assert evaluation_splits("mnli") == {"mnli_matched": "validation_matched",
-                                         "mnli_mismatched": "validation_mismatched"}
-    assert glue_task_of("mnli_mismatched") == "mnli" and glue_task_of("rte") == "rte"
-    with pytest.raises(ValueError, match="unknown GLUE task 'mnli_m'.*cola"):
-        glue_task_of("mnli_m")
 
 
 def test_demo_folder_loads_like_the_hub_by_config_and_by_task_folder(demo_root):
@@ -58,18 +43,18 @@ def test_demo_folder_loads_like_the_hub_by_config_and_by_task_folder(demo_root):
     stsb = datasets.load_dataset(str(demo_root), "stsb", split="train")
     assert stsb.column_names == ["sentence1", "sentence2", "label", "idx"]
     assert stsb.features["label"].dtype == "float32"
-    for task in TEXT_COLUMNS:
-        assert set(datasets.load_dataset(str(demo_root / task))) >= {"train", *evaluation_splits(task).values()}
+    for task in HUB_TASKS.values():
+        assert set(datasets.load_dataset(str(demo_root / task.name))) >= {"train", *task.evaluation_splits.values()}
 
 
 def test_prepared_tables_have_ids_texts_pairs_and_labels(prepared):
     for task, out in prepared.items():
         text, labels = read_table(out / "text.tsv"), read_labels(out / "labels.tsv")
-        pair = len(TEXT_COLUMNS[task]) == 2
+        pair = len(HUB_TASKS[task].text_columns) == 2
         assert list(text.columns) == (["id", "text", "text_pair"] if pair else ["id", "text"]), task
         assert list(labels.columns) == ["id", "split", "label"]
         assert text["id"].tolist() == labels["id"].tolist()
-        assert set(labels["split"]) == {"train", *evaluation_splits(task).values()}
+        assert set(labels["split"]) == {"train", *HUB_TASKS[task].evaluation_splits.values()}
         assert (labels["split"] == "train").sum() == 300
         assert labels["label"].dtype == (float if task == "stsb" else np.int64)
     mnli = read_labels(prepared["mnli"] / "labels.tsv")

@@ -1,30 +1,20 @@
 import json
-import math
 
 import numpy as np
 import pytest
-from scipy import stats
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import f1_score, matthews_corrcoef
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from synesthesia.glue import accuracy
 from synesthesia.probe import (
-    GLUE_TASKS,
     LOGISTIC_C_GRID,
     RIDGE_ALPHA_GRID,
-    accuracy,
-    f1,
     fit_logistic,
     fit_ridge,
-    glue_average,
     glue_probe_records,
-    glue_task,
-    matthews,
-    pearson,
     select_logistic,
     select_ridge,
-    spearman,
 )
 
 
@@ -41,99 +31,6 @@ def planted_classes(n: int, dim: int, classes: int, seed: int) -> tuple[np.ndarr
     separator = np.random.default_rng(seed + 1).normal(size=(dim, classes))
     standardized = (features - features.mean(axis=0)) / features.std(axis=0)
     return features, np.argmax(standardized @ separator, axis=1)
-
-
-# --- metrics ---------------------------------------------------------------------------------
-
-
-def test_matthews_of_a_hand_computed_confusion_matrix():
-    # TP=5, TN=3, FP=1, FN=2: (5*3 - 1*2) / sqrt(6 * 7 * 4 * 5)
-    y_true = np.array([1] * 5 + [0] * 3 + [0] * 1 + [1] * 2)
-    y_pred = np.array([1] * 5 + [0] * 3 + [1] * 1 + [0] * 2)
-    assert matthews(y_true, y_pred) == pytest.approx(13 / math.sqrt(840))
-    assert matthews(y_true, y_true) == pytest.approx(1.0)
-    assert matthews(y_true, 1 - y_true) == pytest.approx(-1.0)
-
-
-def test_matthews_is_zero_for_constant_predictions_and_matches_sklearn_for_three_classes():
-    rng = np.random.default_rng(0)
-    y_true, y_pred = rng.integers(0, 3, 200), rng.integers(0, 3, 200)
-    y_pred[:120] = y_true[:120]
-    assert matthews(y_true, y_pred) == pytest.approx(matthews_corrcoef(y_true, y_pred))
-    assert matthews(y_true, np.zeros_like(y_true)) == 0.0
-
-
-def test_f1_and_accuracy_of_a_hand_example():
-    # TP=5, FP=1, FN=2, TN=3: F1 = 2*5 / (2*5 + 1 + 2), accuracy = 8/11
-    y_true = np.array([1] * 5 + [0] * 1 + [1] * 2 + [0] * 3)
-    y_pred = np.array([1] * 5 + [1] * 1 + [0] * 2 + [0] * 3)
-    assert f1(y_true, y_pred) == pytest.approx(10 / 13)
-    assert f1(y_true, y_pred) == pytest.approx(f1_score(y_true, y_pred))
-    assert accuracy(y_true, y_pred) == pytest.approx(8 / 11)
-    assert f1(np.zeros(4), np.zeros(4)) == 0.0
-
-
-def test_pearson_and_spearman_of_hand_examples():
-    # centred x = (-1, 0, 1), y = (-4/3, -1/3, 5/3): r = 3 / (sqrt(2) * sqrt(42) / 3)
-    assert pearson([1, 2, 3], [1, 2, 4]) == pytest.approx(9 / math.sqrt(84))
-    # ranks with a tie: x -> (1, 2.5, 2.5, 4), y -> (1, 3, 2, 4): rho = 4.5 / sqrt(4.5 * 5)
-    assert spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(4.5 / math.sqrt(22.5))
-    assert math.isnan(pearson([1, 1, 1], [1, 2, 3]))
-
-
-def test_correlations_match_scipy_with_ties():
-    rng = np.random.default_rng(3)
-    x = rng.integers(0, 6, 300).astype(float)
-    y = x + rng.normal(size=300)
-    assert pearson(x, y) == pytest.approx(stats.pearsonr(x, y)[0])
-    assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0])
-
-
-def test_metrics_refuse_arrays_of_different_lengths():
-    with pytest.raises(ValueError, match="lengths 3 and 2"):
-        accuracy([1, 0, 1], [1, 0])
-
-
-# --- GLUE tasks and average -----------------------------------------------------------------
-
-
-def test_glue_tasks_have_glue_metrics():
-    assert set(GLUE_TASKS) == {"cola", "sst2", "mrpc", "stsb", "qqp", "mnli_matched", "mnli_mismatched",
-                               "qnli", "rte", "wnli"}
-    assert glue_task("cola").metrics == ("matthews",)
-    assert glue_task("mrpc").metrics == glue_task("qqp").metrics == ("f1", "accuracy")
-    assert glue_task("stsb").metrics == ("pearson", "spearman") and glue_task("stsb").is_regression
-    regression = [name for name, task in GLUE_TASKS.items() if task.is_regression]
-    assert regression == ["stsb"]
-    for name in ("sst2", "mnli_matched", "mnli_mismatched", "qnli", "rte", "wnli"):
-        assert glue_task(name).metrics == ("accuracy",)
-
-
-def test_unknown_glue_task_is_refused_with_the_known_names():
-    with pytest.raises(ValueError, match="unknown GLUE task 'mnli'.*mnli_matched"):
-        glue_task("mnli")
-
-
-def test_glue_average_averages_metrics_within_a_task_then_tasks():
-    scores = {"cola": {"matthews": 0.5}, "mrpc": {"f1": 0.9, "accuracy": 0.8}, "stsb": {"pearson": 0.7,
-                                                                                      "spearman": 0.5}}
-    assert glue_average(scores) == pytest.approx((0.5 + 0.85 + 0.6) / 3)
-
-
-def test_glue_average_reproduces_bert_large_leaderboard_score():
-    # BERT-large's GLUE test entries; its paper reports a GLUE score of 80.5. MNLI counts once.
-    scores = {
-        "cola": {"matthews": 60.5}, "sst2": {"accuracy": 94.9}, "mrpc": {"f1": 89.3, "accuracy": 85.4},
-        "stsb": {"pearson": 87.6, "spearman": 86.5}, "qqp": {"f1": 72.1, "accuracy": 89.3},
-        "mnli_matched": {"accuracy": 86.7}, "mnli_mismatched": {"accuracy": 85.9}, "qnli": {"accuracy": 92.7},
-        "rte": {"accuracy": 70.1}, "wnli": {"accuracy": 65.1},
-    }
-    assert round(glue_average(scores), 1) == 80.5
-
-
-def test_glue_average_names_a_missing_metric():
-    with pytest.raises(ValueError, match=r"mrpc needs metrics \['f1', 'accuracy'\]; missing \['f1'\]"):
-        glue_average({"mrpc": {"accuracy": 0.8}})
 
 
 # --- logistic probe --------------------------------------------------------------------------

@@ -25,12 +25,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .data.glue import LABEL_NAMES, REGRESSION_TASKS, TRAIN_SPLIT, check_task, evaluation_splits, read_labels
+from .data.glue import read_labels
 from .data.tables import read_table
+from .glue import TRAIN_SPLIT, GlueTask, hub_task
 from .models import load_encoder
 from .models.hf import HFEncoder
 from .models.pooling import TOKEN_POOLINGS
-from .probe import glue_task
 from .records import write_records
 
 DEFAULT_EPOCHS = 3
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 def default_epochs(task: str) -> int:
     """The study's number of epochs for a GLUE task (``mnli``, not ``mnli_matched``)."""
-    return EPOCHS_BY_TASK.get(check_task(task), DEFAULT_EPOCHS)
+    return EPOCHS_BY_TASK.get(hub_task(task).name, DEFAULT_EPOCHS)
 
 
 def tokenize(encoder: HFEncoder, texts: Sequence[str], text_pairs: Sequence[str] | None) -> dict:
@@ -119,10 +119,10 @@ def split_examples(texts: pd.DataFrame, labels: pd.DataFrame, split: str, source
     return rows["text"].tolist(), pairs, chosen["label"].to_numpy()
 
 
-def _checked_classes(labels: np.ndarray, task: str, labels_table: str) -> torch.Tensor:
-    n_classes = len(LABEL_NAMES[task])
+def _checked_classes(labels: np.ndarray, task: GlueTask, labels_table: str) -> torch.Tensor:
+    n_classes = len(task.label_names)
     if not np.isin(labels, np.arange(n_classes)).all():
-        raise ValueError(f"{labels_table}: {task} labels must be class indices 0..{n_classes - 1}; "
+        raise ValueError(f"{labels_table}: {task.name} labels must be class indices 0..{n_classes - 1}; "
                          f"found {sorted(set(labels.tolist()) - set(range(n_classes)))[:5]}")
     return torch.tensor(labels, dtype=torch.int64)
 
@@ -149,20 +149,21 @@ def finetune_glue(model_name: str, entry: dict, text_table: str, labels_table: s
     if entry.get("source") != "hf" or entry.get("modality") != "text":
         raise ValueError(f"model {model_name!r} ({entry.get('source')} {entry.get('modality')}): fine-tuning "
                          "supports only text models with source hf; probe this model's frozen embeddings instead")
+    spec = hub_task(task)
     epochs = default_epochs(task) if epochs is None else epochs
-    regression = task in REGRESSION_TASKS
+    regression = spec.is_regression
     texts = read_table(text_table, blank_texts_allowed=True).set_index("id")  # GLUE as published
     labels = read_labels(labels_table)
     train_texts, train_pairs, train_labels = split_examples(texts, labels, TRAIN_SPLIT, labels_table)
     targets = (torch.tensor(train_labels, dtype=torch.float32) if regression
-               else _checked_classes(train_labels, task, labels_table))
+               else _checked_classes(train_labels, spec, labels_table))
 
     # An entry's dtype is for extraction; training needs float32 weights whatever it says.
     encoder = load_encoder(model_name, {**entry, "dtype": "float32"}, device=device, dtype="float32")
     # Seeded after loading, so the head and the dropout masks do not depend on what loading draws.
     torch.manual_seed(seed)
     feature_dim = encoder.encode_texts(train_texts[:1], None if train_pairs is None else train_pairs[:1]).shape[1]
-    head = torch.nn.Linear(feature_dim, 1 if regression else len(LABEL_NAMES[task])).to(encoder.device)
+    head = torch.nn.Linear(feature_dim, 1 if regression else len(spec.label_names)).to(encoder.device)
     targets = targets.to(encoder.device)
 
     steps_per_epoch = math.ceil(len(train_texts) / batch_size)
@@ -197,10 +198,10 @@ def finetune_glue(model_name: str, entry: dict, text_table: str, labels_table: s
     common = {"method": "finetune", "learning_rate": learning_rate, "batch_size": batch_size, "epochs": epochs,
               "seed": seed, "n_train": len(train_texts), "steps": step, "train_loss": epoch_loss}
     records = []
-    for name, split in evaluation_splits(task).items():
+    for name, split in spec.evaluation_splits.items():
         eval_texts, eval_pairs, eval_labels = split_examples(texts, labels, split, labels_table)
         predictions = predict(encoder, head, eval_texts, eval_pairs, regression, batch_size)
-        for metric, value in glue_task(name).evaluate(eval_labels, predictions).items():
+        for metric, value in spec.evaluate(eval_labels, predictions).items():
             records.append({"task": name, "metric": metric, "value": value, **common, "n_eval": len(eval_labels)})
     identity = {"model": model_name, "family": provenance["family"], "pooling": provenance["pooling"],
                 "revision": provenance["revision"]}

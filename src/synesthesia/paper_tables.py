@@ -17,14 +17,15 @@ from typing import Sequence
 import html
 import pandas as pd
 
+from .glue import EVALUATION_SETS
+
 DASH = "–"
 STYLE_ORDER = ("BERT-style", "CLIP-style")
 # Expected score of an uninformed model where it follows from the metric alone: a correlation
 # (STS, STS-B) or Matthews' coefficient (CoLA) is 0 in expectation.
 CORRELATION_TASKS = ("cola", "stsb", "sts_l", "sts_v")
-TEXT_TASK_ORDER = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli_matched", "mnli_mismatched", "qnli", "rte", "wnli")
-TEXT_LABELS = {"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "stsb": "STS-B", "qqp": "QQP",
-               "mnli_matched": "MNLI-m", "mnli_mismatched": "MNLI-mm", "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI",
+TEXT_TASK_ORDER = tuple(EVALUATION_SETS)
+TEXT_LABELS = {**{name: evaluation.label for name, evaluation in EVALUATION_SETS.items()},
                "glue_average": "GLUE avg", "glue_average_finetune": "GLUE avg (fine-tuned)", "sts_l": "STS-L",
                "sts_v": "STS-V", "colour_association": "colour assoc.", "shape_association": "shape assoc."}
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",

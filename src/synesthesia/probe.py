@@ -1,4 +1,4 @@
-"""Linear probes on frozen embeddings, and GLUE's metrics.
+"""Linear probes on frozen embeddings, scored with GLUE's metrics (:mod:`synesthesia.glue`).
 
 Classification tasks get multinomial logistic regression (binomial for two
 classes, as scikit-learn does), STS-B gets ridge regression. Both standardise the
@@ -20,24 +20,22 @@ correlation matrix, each direction scaled by its expected curvature
 (eigenvalue x softmax curvature + penalty). The optimum is unchanged (the same
 objective, reparameterised); the conditioning becomes close to 1, so a fit
 converges in about ten iterations (benchmarks/probe.py), each two skinny float32
-matrix products. Solutions are warm-started along the regularisation path.
-
-torch is imported only where the logistic solver needs it, so the metrics and the
-GLUE task table load in environments without it (tables and reports).
+matrix products (the L-BFGS itself: :mod:`synesthesia.lbfgs`). Solutions are
+warm-started along the regularisation path.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
+import torch
 
+from .glue import TRAIN_SPLIT, accuracy, glue_task, hub_task
+from .lbfgs import minimize
 from .records import write_records
-
-if TYPE_CHECKING:
-    import torch
 
 HOLDOUT_FRACTION = 0.2
 LOGISTIC_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -46,152 +44,10 @@ RIDGE_ALPHA_GRID = (1e-2, 1e-1, 1.0, 10.0, 1e2, 1e3, 1e4, 1e5, 1e6)
 # predictions then agree with a fully converged solve (tests/test_probe.py).
 LOGISTIC_TOLERANCE = 1e-5
 LOGISTIC_MAX_ITER = 500
-_LBFGS_HISTORY = 10
-_ARMIJO = 1e-4
-_MAX_HALVINGS = 20
 # Relative rounding of a mean cross-entropy computed from float32 products.
 _LOSS_ROUNDING = 1e-6
 
 Score = Callable[[np.ndarray, np.ndarray], float]
-
-
-# --- GLUE metrics -------------------------------------------------------------------------
-
-
-def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    y_true, y_pred = _paired(y_true, y_pred)
-    return float(np.mean(y_true == y_pred))
-
-
-def f1(y_true: np.ndarray, y_pred: np.ndarray, positive=1) -> float:
-    """F1 of the ``positive`` class; 0 when it is neither present nor predicted (as scikit-learn)."""
-    y_true, y_pred = _paired(y_true, y_pred)
-    true_positive = np.sum((y_true == positive) & (y_pred == positive))
-    false_positive = np.sum((y_true != positive) & (y_pred == positive))
-    false_negative = np.sum((y_true == positive) & (y_pred != positive))
-    denominator = 2 * true_positive + false_positive + false_negative
-    return float(2 * true_positive / denominator) if denominator else 0.0
-
-
-def matthews(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Matthews correlation (Gorodkin's multiclass form; the usual formula for two classes).
-
-    0 when either side is constant, where the correlation is undefined (as scikit-learn).
-    """
-    y_true, y_pred = _paired(y_true, y_pred)
-    classes, codes = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
-    true_codes, pred_codes = codes[: len(y_true)], codes[len(y_true):]
-    confusion = np.zeros((len(classes), len(classes)), dtype=np.float64)
-    np.add.at(confusion, (true_codes, pred_codes), 1)
-    n, correct = confusion.sum(), np.trace(confusion)
-    true_counts, pred_counts = confusion.sum(axis=1), confusion.sum(axis=0)
-    covariance = correct * n - true_counts @ pred_counts
-    denominator = math.sqrt((n * n - pred_counts @ pred_counts) * (n * n - true_counts @ true_counts))
-    return float(covariance / denominator) if denominator else 0.0
-
-
-def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson correlation; NaN when either side is constant (undefined there)."""
-    x, y = _paired(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-    x, y = x - x.mean(), y - y.mean()
-    denominator = math.sqrt(float(x @ x) * float(y @ y))
-    return float(x @ y / denominator) if denominator else math.nan
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman correlation: Pearson of the ranks, ties sharing their average rank."""
-    x, y = _paired(x, y)
-    return pearson(_average_ranks(x), _average_ranks(y))
-
-
-METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "accuracy": accuracy,
-    "f1": f1,
-    "matthews": matthews,
-    "pearson": pearson,
-    "spearman": spearman,
-}
-
-
-def _paired(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a, b = np.asarray(a).ravel(), np.asarray(b).ravel()
-    if len(a) != len(b) or len(a) == 0:
-        raise ValueError(f"a metric needs two equally long, non-empty arrays; got lengths {len(a)} and {len(b)}")
-    return a, b
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    starts_group = np.concatenate([[True], ordered[1:] != ordered[:-1]])
-    group = np.cumsum(starts_group) - 1
-    starts = np.flatnonzero(starts_group)
-    sizes = np.diff(np.append(starts, len(values)))
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = (starts + (sizes + 1) / 2)[group]
-    return ranks
-
-
-# --- GLUE tasks ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GlueTask:
-    name: str
-    metrics: tuple[str, ...]
-    is_regression: bool
-    # GLUE's average counts MNLI once, the mean of its matched and mismatched scores.
-    benchmark_task: str
-
-    def score(self, values: Mapping[str, float]) -> float:
-        """The task's GLUE score: the unweighted mean of its metrics."""
-        missing = [metric for metric in self.metrics if metric not in values]
-        if missing:
-            raise ValueError(f"GLUE task {self.name} needs metrics {list(self.metrics)}; missing {missing}")
-        return float(np.mean([values[metric] for metric in self.metrics]))
-
-    def evaluate(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-        return {metric: METRICS[metric](y_true, y_pred) for metric in self.metrics}
-
-
-# F1 counts label 1 as positive: "equivalent" in MRPC and "duplicate" in QQP (nyu-mll/glue).
-GLUE_TASKS: dict[str, GlueTask] = {
-    task.name: task
-    for task in (
-        GlueTask("cola", ("matthews",), False, "cola"),
-        GlueTask("sst2", ("accuracy",), False, "sst2"),
-        GlueTask("mrpc", ("f1", "accuracy"), False, "mrpc"),
-        GlueTask("stsb", ("pearson", "spearman"), True, "stsb"),
-        GlueTask("qqp", ("f1", "accuracy"), False, "qqp"),
-        GlueTask("mnli_matched", ("accuracy",), False, "mnli"),
-        GlueTask("mnli_mismatched", ("accuracy",), False, "mnli"),
-        GlueTask("qnli", ("accuracy",), False, "qnli"),
-        GlueTask("rte", ("accuracy",), False, "rte"),
-        GlueTask("wnli", ("accuracy",), False, "wnli"),
-    )
-}
-
-
-def glue_task(name: str) -> GlueTask:
-    try:
-        return GLUE_TASKS[name]
-    except KeyError:
-        raise ValueError(f"unknown GLUE task {name!r}; known tasks: {', '.join(GLUE_TASKS)}") from None
-
-
-def glue_average(scores: Mapping[str, Mapping[str, float]]) -> float:
-    """GLUE's average of ``{task: {metric: value}}``: each task's metrics averaged, then the tasks.
-
-    MNLI matched and mismatched count as one task (their mean), as on GLUE's
-    leaderboard. Over a subset of the tasks this is the average of that subset.
-    """
-    if not scores:
-        raise ValueError("glue_average needs at least one task's metrics")
-    by_benchmark_task: dict[str, list[float]] = {}
-    for name, values in scores.items():
-        task = glue_task(name)
-        by_benchmark_task.setdefault(task.benchmark_task, []).append(task.score(values))
-    return float(np.mean([np.mean(task_scores) for task_scores in by_benchmark_task.values()]))
 
 
 # --- Probes -------------------------------------------------------------------------------
@@ -364,7 +220,7 @@ def glue_probe_records(
         raise ValueError("glue_probe_records needs at least one evaluation split, e.g. {'cola': (features, labels)}")
     tasks = [glue_task(name) for name in evaluations]
     if len({(task.metrics, task.is_regression) for task in tasks}) > 1:
-        raise ValueError(f"tasks {[task.name for task in tasks]} share one training split but are scored "
+        raise ValueError(f"tasks {list(evaluations)} share one training split but are scored "
                          "differently; probe each on its own training split")
     task = tasks[0]
 
@@ -398,7 +254,7 @@ def glue_probe_records(
         eval_labels = np.asarray(eval_labels)
         if len(eval_labels) != len(eval_features):
             raise ValueError(f"{name}: {len(eval_features)} evaluation rows but {len(eval_labels)} labels")
-        values = GLUE_TASKS[name].evaluate(eval_labels, probe.predict(eval_features))
+        values = glue_task(name).evaluate(eval_labels, probe.predict(eval_features))
         for metric, value in values.items():
             records.append({"task": name, "metric": metric, "value": value, **common, "n_eval": int(len(eval_labels))})
     return records
@@ -530,7 +386,7 @@ class _CenteredRows:
     """float32 rows minus a reference vector near their mean, so float32 products keep their
     precision despite a large common offset; with the sums their exact statistics come from."""
 
-    data: "torch.Tensor"
+    data: torch.Tensor
     reference: np.ndarray
     column_sums: np.ndarray
     gram: np.ndarray
@@ -538,8 +394,6 @@ class _CenteredRows:
 
 def _centered_parts(features: np.ndarray, order: np.ndarray, sizes: Sequence[int]) -> tuple[_CenteredRows, list]:
     """All rows (in ``order``) and consecutive parts of them, views of one centred float32 copy."""
-    import torch
-
     reference = features.mean(axis=0, dtype=np.float64)
     data = torch.from_numpy(features[order])
     data -= torch.from_numpy(reference.astype(np.float32))
@@ -561,8 +415,6 @@ class _LogisticSolver:
     """
 
     def __init__(self, rows: _CenteredRows, codes: np.ndarray, classes: np.ndarray):
-        import torch
-
         self.rows, self.classes = rows, classes
         self.n = len(rows.data)
         self.binary = len(classes) == 2
@@ -579,8 +431,6 @@ class _LogisticSolver:
         self.eigenvectors = torch.from_numpy(eigenvectors)
 
     def fit(self, C: float, tol: float, max_iter: int, warm_start: LogisticProbe | None = None) -> LogisticProbe:
-        import torch
-
         if not C > 0:
             raise ValueError(f"C must be positive (it is the inverse regularisation strength); got {C}")
         alpha = 1.0 / (C * self.n)
@@ -619,15 +469,13 @@ class _LogisticSolver:
             coef = torch.from_numpy(warm_start.coef)
             start[: d * k] = ((self.eigenvectors.T @ coef) / inverse_root).reshape(-1)
             start[d * k:] = torch.from_numpy(warm_start.intercept) * intercept_root
-        point, iterations, converged = _lbfgs(objective, start, tol, max_iter)
+        point, iterations, converged = minimize(objective, start, tol, max_iter, _LOSS_ROUNDING)
         coef, intercept = unpack(point)
         return LogisticProbe(self.mean, self.scale, coef.numpy(), intercept.numpy(), self.classes, float(C),
                              iterations, converged)
 
     def predict_rows(self, probe: LogisticProbe, rows: _CenteredRows) -> np.ndarray:
         """Predictions for rows centred on the same reference, without another copy of them."""
-        import torch
-
         coef = torch.from_numpy(probe.coef)
         shift = torch.from_numpy((probe.mean - rows.reference) / probe.scale)
         logits = (rows.data @ (coef / torch.from_numpy(probe.scale)[:, None]).float()).double()
@@ -635,74 +483,8 @@ class _LogisticSolver:
         return self.classes[_with_reference_class_torch(logits).argmax(dim=1).numpy()]
 
 
-def _with_reference_class_torch(logits: "torch.Tensor") -> "torch.Tensor":
-    import torch
-
+def _with_reference_class_torch(logits: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.zeros_like(logits), logits], dim=1) if logits.shape[1] == 1 else logits
-
-
-def _lbfgs(objective, start: "torch.Tensor", tol: float, max_iter: int) -> tuple["torch.Tensor", int, bool]:
-    """L-BFGS with a backtracking line search (see _sufficient_decrease); stops when max |gradient| <= tol.
-
-    Returns the point, the iterations taken and whether the tolerance was met. The
-    unit step is tried first: in the preconditioned coordinates it is usually right.
-    """
-    point = start
-    value, gradient = objective(point)
-    steps: list = []
-    for iteration in range(max_iter):
-        if float(gradient.abs().max()) <= tol:
-            return point, iteration, True
-        direction = -_two_loop(gradient, steps)
-        slope = float(gradient @ direction)
-        if slope >= 0:
-            steps.clear()
-            direction, slope = -gradient, -float(gradient @ gradient)
-        step = 1.0
-        for _ in range(_MAX_HALVINGS):
-            candidate = point + step * direction
-            candidate_value, candidate_gradient = objective(candidate)
-            if _sufficient_decrease(value, slope, step, candidate_value, float(candidate_gradient @ direction)):
-                break
-            step /= 2
-        else:
-            return point, iteration, False
-        change, gradient_change = candidate - point, candidate_gradient - gradient
-        if float(change @ gradient_change) > 0:
-            steps.append((change, gradient_change))
-            del steps[:-_LBFGS_HISTORY]
-        point, value, gradient = candidate, candidate_value, candidate_gradient
-    return point, max_iter, float(gradient.abs().max()) <= tol
-
-
-def _sufficient_decrease(value: float, slope: float, step: float, new_value: float, new_slope: float) -> bool:
-    """Armijo's condition, or Hager and Zhang's approximate Wolfe condition where it cannot be resolved.
-
-    Near the optimum the decrease Armijo asks for falls below the rounding of a
-    float32 loss; the slope along the step is still exact enough to say whether
-    the step overshot the minimum along the line.
-    """
-    if new_value <= value + _ARMIJO * step * slope:
-        return True
-    within_rounding = new_value <= value + _LOSS_ROUNDING * abs(value)
-    return within_rounding and new_slope <= (1 - 2 * _ARMIJO) * -slope
-
-
-def _two_loop(gradient: "torch.Tensor", steps: list) -> "torch.Tensor":
-    """The L-BFGS inverse-Hessian approximation applied to ``gradient``."""
-    direction = gradient.clone()
-    coefficients = []
-    for change, gradient_change in reversed(steps):
-        rho = 1.0 / float(change @ gradient_change)
-        coefficient = rho * float(change @ direction)
-        direction -= coefficient * gradient_change
-        coefficients.append((rho, coefficient))
-    if steps:
-        change, gradient_change = steps[-1]
-        direction *= float(change @ gradient_change) / float(gradient_change @ gradient_change)
-    for (change, gradient_change), (rho, coefficient) in zip(steps, reversed(coefficients)):
-        direction += (coefficient - rho * float(gradient_change @ direction)) * change
-    return direction
 
 
 # --- The rule's entry: one (GLUE task, model) from the store ----------------------------------
@@ -713,7 +495,7 @@ def score_glue_probe(embeddings_path: str, labels_path: str, task: str, out: str
 
     Writes long-format records with the model's identity and how many inputs were truncated.
     """
-    from .data.glue import TRAIN_SPLIT, evaluation_splits, read_labels
+    from .data.glue import read_labels
     from .store import read_embeddings
 
     stored = read_embeddings(embeddings_path)
@@ -730,7 +512,7 @@ def score_glue_probe(embeddings_path: str, labels_path: str, task: str, out: str
             raise ValueError(f"{labels_path}: no examples of split {split!r}")
         return stored.vectors[[row_of[i] for i in chosen.index]], chosen["label"].to_numpy()
 
-    evaluations = {name: features_and_labels(split) for name, split in evaluation_splits(task).items()}
+    evaluations = {name: features_and_labels(split) for name, split in hub_task(task).evaluation_splits.items()}
     records = glue_probe_records(*features_and_labels(TRAIN_SPLIT), evaluations,
                                  seed=spec["seed"], holdout_fraction=spec["holdout_fraction"])
     identity = {**stored.identity(), "revision": str(stored.attrs["revision"]),

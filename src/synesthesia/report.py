@@ -111,7 +111,7 @@ def text_understanding_table(glue: Sequence[str | Path], sts: Sequence[str | Pat
 
 def text_understanding_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Rows models (grouped by style), columns each GLUE task's score, the GLUE average, STS and association."""
-    from .probe import glue_average, glue_task
+    from .glue import glue_average, glue_task
 
     rows = []
     for (style, family, model), records in table.groupby(["style", "family", "model"], sort=True):

@@ -1,4 +1,4 @@
-"""GLUE's nine tasks, prepared into a text table and a label table per task.
+"""GLUE's nine tasks (:mod:`synesthesia.glue`), prepared into a text table and a label table per task.
 
 Real runs read ``nyu-mll/glue`` with ``datasets.load_dataset(dataset_id, task)``.
 ``dataset_id`` may also be a local folder laid out like the hub repository (a
@@ -14,9 +14,8 @@ goes through the same call.
 - ``labels.tsv``: ``id``, ``split``, ``label`` (the hub's class index, or STS-B's
   float similarity in [0, 5]).
 
-Evaluation is on the validation splits (GLUE's test labels are hidden). MNLI has
-two, ``validation_matched`` and ``validation_mismatched``: they are the evaluation
-sets ``mnli_matched`` and ``mnli_mismatched`` and share MNLI's training split.
+The evaluation splits are those the task's evaluation sets read: the validation
+split, or MNLI's matched and mismatched ones, which share its training split.
 """
 
 from __future__ import annotations
@@ -26,51 +25,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..glue import HUB_TASKS, TRAIN_SPLIT, GlueTask, hub_task
 from .shapes import COLORS, POSITIONS, SHAPES, SIZES
 from .tables import TEXT, write_table
 
 LABELS = "labels.tsv"
 HUB_ID = "nyu-mll/glue"
-TRAIN_SPLIT = "train"
 LABEL_COLUMN = "label"
 # A subset (limit_train / limit_eval) is a seeded sample of the split, not its first
 # rows: some GLUE splits are ordered by source, so a prefix would be biased.
 SUBSET_SEED = 0
-
-# The text column(s) of each task in nyu-mll/glue: one sentence, or a pair.
-TEXT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "cola": ("sentence",),
-    "sst2": ("sentence",),
-    "mrpc": ("sentence1", "sentence2"),
-    "stsb": ("sentence1", "sentence2"),
-    "qqp": ("question1", "question2"),
-    "mnli": ("premise", "hypothesis"),
-    "qnli": ("question", "sentence"),
-    "rte": ("sentence1", "sentence2"),
-    "wnli": ("sentence1", "sentence2"),
-}
-REGRESSION_TASKS = frozenset({"stsb"})
-_MNLI_EVALUATION = {"mnli_matched": "validation_matched", "mnli_mismatched": "validation_mismatched"}
-
-
-def check_task(task: str) -> str:
-    if task not in TEXT_COLUMNS:
-        raise ValueError(f"unknown GLUE task {task!r}; known tasks: {', '.join(TEXT_COLUMNS)}")
-    return task
-
-
-def evaluation_splits(task: str) -> dict[str, str]:
-    """The task's evaluation sets and the split each reads: ``{"sst2": "validation"}``,
-    ``{"mnli_matched": "validation_matched", "mnli_mismatched": "validation_mismatched"}``."""
-    return dict(_MNLI_EVALUATION) if check_task(task) == "mnli" else {task: "validation"}
-
-
-def glue_task_of(evaluation_set: str) -> str:
-    """The task whose data an evaluation set reads (``mnli_matched`` -> ``mnli``)."""
-    task = "mnli" if evaluation_set in _MNLI_EVALUATION else evaluation_set
-    check_task(task)
-    return task
-
 
 def example_id(split: str, row: int) -> str:
     return f"{split}-{row:06d}"
@@ -88,7 +52,7 @@ def split_frame(dataset_id: str, task: str, split: str, limit: int | None, revis
     from .hub import load_hub_dataset
 
     data = load_hub_dataset(dataset_id, task, split=split, revision=revision)
-    columns = [*TEXT_COLUMNS[task], LABEL_COLUMN]
+    columns = [*hub_task(task).text_columns, LABEL_COLUMN]
     missing = [column for column in columns if column not in data.column_names]
     if missing:
         raise KeyError(f"dataset {dataset_id} ({task}, split {split}): no column(s) {missing}; "
@@ -107,15 +71,15 @@ def split_frame(dataset_id: str, task: str, split: str, limit: int | None, revis
 def prepare_glue(out_dir: str | Path, task: str, dataset_id: str = HUB_ID, limit_train: int | None = None,
                  limit_eval: int | None = None, revision: str | None = None) -> Path:
     """Write a task's ``text.tsv`` and ``labels.tsv`` (training split, then each evaluation split)."""
-    check_task(task)
-    limits = {TRAIN_SPLIT: limit_train} | {split: limit_eval for split in evaluation_splits(task).values()}
+    spec = hub_task(task)
+    limits = {TRAIN_SPLIT: limit_train} | {split: limit_eval for split in spec.evaluation_splits.values()}
     frame = pd.concat([split_frame(dataset_id, task, split, limit, revision) for split, limit in limits.items()],
                       ignore_index=True)
-    names = dict(zip(TEXT_COLUMNS[task], ("text", "text_pair")))
+    names = dict(zip(spec.text_columns, ("text", "text_pair")))
     text = frame[["id", *names]].rename(columns=names)
     labels = frame[["id", "split", LABEL_COLUMN]].copy()
     # STS-B's labels are float32 on the hub: rounding writes 3.8, not 3.799999952316284.
-    labels[LABEL_COLUMN] = (labels[LABEL_COLUMN].astype(float).round(6) if task in REGRESSION_TASKS
+    labels[LABEL_COLUMN] = (labels[LABEL_COLUMN].astype(float).round(6) if spec.is_regression
                             else labels[LABEL_COLUMN].astype(int))
     out_dir = Path(out_dir)
     write_table(out_dir / TEXT, text)
@@ -139,24 +103,9 @@ def read_labels(path: str | Path) -> pd.DataFrame:
 # words, as annotation artefacts do in the real tasks (negation words mark MNLI
 # contradictions), so a linear probe on any reasonable sentence embedding beats chance.
 
-# Class names as nyu-mll/glue's ClassLabel features have them (STS-B is a float).
-LABEL_NAMES: dict[str, list[str]] = {
-    "cola": ["unacceptable", "acceptable"],
-    "sst2": ["negative", "positive"],
-    "mrpc": ["not_equivalent", "equivalent"],
-    "qqp": ["not_duplicate", "duplicate"],
-    "mnli": ["entailment", "neutral", "contradiction"],
-    "qnli": ["entailment", "not_entailment"],
-    "rte": ["entailment", "not_entailment"],
-    "wnli": ["not_entailment", "entailment"],
-}
 DEMO_SPLIT_SIZES = {"train": 300, "validation": 60, "test": 20}
 # Some labels are redrawn at random, as annotators disagree: scores then stay below 1.
 DEMO_LABEL_NOISE = 0.1
-# The hub's split names per task: MNLI's evaluation and test splits come matched and mismatched.
-_DEMO_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
-_MNLI_DEMO_SPLITS = {"train": "train", "validation_matched": "validation", "validation_mismatched": "validation",
-                     "test_matched": "test", "test_mismatched": "test"}
 
 
 def _article(word: str) -> str:
@@ -292,27 +241,37 @@ def demo_split(task: str, n: int, seed: int, variant: str = "matched", labelled:
     Classes are drawn uniformly, a share ``DEMO_LABEL_NOISE`` of labels is redrawn at
     random, and unlabelled (test) splits get label -1 as the hub's do."""
     rng = random.Random(seed)
-    columns: dict[str, list] = {column: [] for column in (*TEXT_COLUMNS[task], "label", "idx")}
+    spec = hub_task(task)
+    columns: dict[str, list] = {column: [] for column in (*spec.text_columns, "label", "idx")}
+    n_classes = len(spec.label_names)
     for index in range(n):
-        label = rng.randrange(len(LABEL_NAMES[task])) if task in LABEL_NAMES else None
+        label = None if spec.is_regression else rng.randrange(n_classes)
         example = _DEMO_EXAMPLES[task](rng, label, variant)
         if label is not None and rng.random() < DEMO_LABEL_NOISE:
-            label = rng.randrange(len(LABEL_NAMES[task]))
+            label = rng.randrange(n_classes)
         example.setdefault("label", label)
         if not labelled:
-            example["label"] = -1.0 if task in REGRESSION_TASKS else -1
+            example["label"] = -1.0 if spec.is_regression else -1
         for column, value in (example | {"idx": index}).items():
             columns[column].append(value)
     return columns
 
 
-def _features(task: str):
+def _features(task: GlueTask):
     import datasets
 
-    label = (datasets.Value("float32") if task in REGRESSION_TASKS
-             else datasets.ClassLabel(names=LABEL_NAMES[task]))
-    return datasets.Features({**{column: datasets.Value("string") for column in TEXT_COLUMNS[task]},
+    label = (datasets.Value("float32") if task.is_regression
+             else datasets.ClassLabel(names=list(task.label_names)))
+    return datasets.Features({**{column: datasets.Value("string") for column in task.text_columns},
                               "label": label, "idx": datasets.Value("int32")})
+
+
+def _demo_splits(task: GlueTask) -> dict[str, str]:
+    """The hub's splits of a task in the hub's order (which seeds each split's data), each with the kind
+    of demo data it holds: a test split beside each evaluation split."""
+    evaluation = [evaluation_set.split for evaluation_set in task.evaluation_sets]
+    return {TRAIN_SPLIT: "train", **dict.fromkeys(evaluation, "validation"),
+            **dict.fromkeys([split.replace("validation", "test") for split in evaluation], "test")}
 
 
 def make_demo_glue(out_dir_root: str | Path, seed: int) -> Path:
@@ -325,17 +284,16 @@ def make_demo_glue(out_dir_root: str | Path, seed: int) -> Path:
 
     root = Path(out_dir_root)
     readme = ["---", "configs:"]
-    for task_index, task in enumerate(TEXT_COLUMNS):
-        splits = _MNLI_DEMO_SPLITS if task == "mnli" else _DEMO_SPLITS
-        readme += [f"- config_name: {task}", "  data_files:"]
-        for split_index, (split, kind) in enumerate(splits.items()):
+    for task_index, task in enumerate(HUB_TASKS.values()):
+        readme += [f"- config_name: {task.name}", "  data_files:"]
+        for split_index, (split, kind) in enumerate(_demo_splits(task).items()):
             variant = "mismatched" if split.endswith("mismatched") else "matched"
             # Distinct seeds per (task, split): no split is a copy of another.
-            columns = demo_split(task, DEMO_SPLIT_SIZES[kind], seed * 1000 + task_index * 10 + split_index,
+            columns = demo_split(task.name, DEMO_SPLIT_SIZES[kind], seed * 1000 + task_index * 10 + split_index,
                                  variant, labelled=kind != "test")
-            path = root / task / "data" / f"{split}-00000-of-00001.parquet"
+            path = root / task.name / "data" / f"{split}-00000-of-00001.parquet"
             datasets.Dataset.from_dict(columns, features=_features(task)).to_parquet(str(path))
-            readme += [f"  - split: {split}", f"    path: {task}/data/{split}-*"]
+            readme += [f"  - split: {split}", f"    path: {task.name}/data/{split}-*"]
     readme.append("---")
     (root / "README.md").write_text("\n".join(readme) + "\n", encoding="utf-8")
     return root
