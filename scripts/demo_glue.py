@@ -1,4 +1,4 @@
-from synesthesia.data.glue import make_demo_glue
+from synesthesia.data.demo import make_demo_glue
 from synesthesia.logs import log_to_file
 
 log_to_file(snakemake.log[0])

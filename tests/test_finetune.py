@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from synesthesia import finetune
-from synesthesia.data.glue import make_demo_glue, prepare_glue, read_labels
+from synesthesia.data.demo import make_demo_glue
+from synesthesia.data.glue import prepare_glue, read_labels
 from synesthesia.data.tables import read_table
 from synesthesia.models import load_encoder
 from synesthesia.models.tiny import build_tiny_model

@@ -4,7 +4,8 @@ import datasets
 import numpy as np
 import pytest
 
-from synesthesia.data.glue import make_demo_glue, prepare_glue, read_labels
+from synesthesia.data.demo import make_demo_glue
+from synesthesia.data.glue import prepare_glue, read_labels
 from synesthesia.data.tables import read_table
 from synesthesia.glue import HUB_TASKS
 
