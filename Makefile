@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test venv clean-demo
+.PHONY: demo test lint venv clean-demo
 
 venv: $(STAMP)
 
@@ -29,6 +29,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The style gate CI runs before the tests: Python (ruff, settings in pyproject.toml),
+# the rule files' format (snakefmt) and Snakemake's own workflow lint.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint --configfile demo/config.yaml
 
 clean-demo:
 	rm -rf results logs data resources .snakemake

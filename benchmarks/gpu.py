@@ -267,7 +267,8 @@ def unet_step_workload(size: str, batch: int, device: torch.device, dtype: torch
 
     from synesthesia.t2i.adapter import build_adapter
     from synesthesia.t2i.generator import Generator
-    from synesthesia.t2i.train import DEFAULTS as TRAINING, denoising_loss
+    from synesthesia.t2i.train import DEFAULTS as TRAINING
+    from synesthesia.t2i.train import denoising_loss
 
     with building(device, dtype):
         unet = UNet2DConditionModel(**unet_config(size))

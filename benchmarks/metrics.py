@@ -73,8 +73,8 @@ def dense_cka(x, y):
         gram -= means[:, None] - means.mean()
         return gram
 
-    k, l = centred_gram(x), centred_gram(y)
-    return float((k * l).sum() / (np.linalg.norm(k) * np.linalg.norm(l)))
+    k, m = centred_gram(x), centred_gram(y)
+    return float((k * m).sum() / (np.linalg.norm(k) * np.linalg.norm(m)))
 
 
 def dense_cknna(x, y, k=10):

@@ -116,7 +116,8 @@ def main() -> None:
     print(f"scikit-learn LogisticRegression(): {sklearn_time:7.1f} s, test accuracy {100 * sklearn_accuracy:.2f}% "
           f"(C=1, {int(model.n_iter_[0])} lbfgs iterations, converged={converged})")
     print(f"speed ratio (scikit-learn time / synesthesia time): {sklearn_time / project_time:.1f}")
-    print(f"accuracy difference (synesthesia - scikit-learn): {100 * (project_accuracy - sklearn_accuracy):+.2f} points")
+    difference = 100 * (project_accuracy - sklearn_accuracy)
+    print(f"accuracy difference (synesthesia - scikit-learn): {difference:+.2f} points")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ table = concept_table(read_records(snakemake.input))
 table.to_csv(snakemake.output.table, index=False)
 concept_summary(table).to_csv(snakemake.output.summary, index=False)
 models = {"text_models": snakemake.params.text_models, "vision_models": snakemake.params.vision_models}
-save_figure(concept_heatmap(table, k=snakemake.params.k, **models), snakemake.output.figure, snakemake.output.figure_pdf)
+save_figure(concept_heatmap(table, k=snakemake.params.k, **models), snakemake.output.figure,
+            snakemake.output.figure_pdf)
 save_figure(precision_by_size(table, k=snakemake.params.k, **models), snakemake.output.by_size,
             snakemake.output.by_size_pdf)
 pd.concat([size_summary(table, side).assign(side=side) for side in ("text", "vision")]).to_csv(

@@ -20,7 +20,8 @@ def run_snakemake(workdir: Path, config: dict, *args: str, cores: str | None = "
     configfile = workdir / "config.test.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     result = subprocess.run(
-        [*SNAKEMAKE, *(["--cores", cores] if cores else []), "-d", str(workdir), *args, "--configfile", str(configfile)],
+        [*SNAKEMAKE, *(["--cores", cores] if cores else []), "-d", str(workdir), *args,
+         "--configfile", str(configfile)],
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

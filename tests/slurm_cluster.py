@@ -155,7 +155,7 @@ class SlurmCluster:
         return self
 
     def stop(self) -> None:
-        for name, process in reversed(self.processes):
+        for _name, process in reversed(self.processes):
             if process.poll() is None:
                 process.terminate()
                 try:
@@ -218,7 +218,8 @@ class SlurmCluster:
 
     def _start_mariadb(self) -> None:
         datadir = self.root / "mysql"
-        result = self._run(["mariadb-install-db", f"--datadir={datadir}", "--user=root", "--auth-root-authentication-method=socket"])
+        result = self._run(["mariadb-install-db", f"--datadir={datadir}", "--user=root",
+                            "--auth-root-authentication-method=socket"])
         if result.returncode:
             raise ClusterUnavailable(f"mariadb-install-db failed: {result.stderr[-500:]}")
         self._spawn("mariadbd", [_sbin("mariadbd"), "--no-defaults", f"--datadir={datadir}", "--user=root",
@@ -278,7 +279,8 @@ MinJobAge=300
 MpiDefault=none
 GresTypes=gpu
 JobAcctGatherType=jobacct_gather/none
-{self._accounting_conf()}NodeName={self.host} NodeAddr=127.0.0.1 CPUs=4 RealMemory={NODE_MEMORY_MB} Gres=gpu:fake:1 State=UNKNOWN
+{self._accounting_conf()}NodeName={self.host} NodeAddr=127.0.0.1 CPUs=4 RealMemory={NODE_MEMORY_MB} \
+Gres=gpu:fake:1 State=UNKNOWN
 PartitionName=cpu Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes={self.host} MaxTime=INFINITE State=UP
 """

@@ -10,8 +10,8 @@ from synesthesia import align
 from synesthesia.align import (
     align_concepts,
     best_gold_ranks,
-    concept_splits,
     concept_pairs,
+    concept_splits,
     fold_indices,
     query_block,
     random_orthogonal,
@@ -74,7 +74,8 @@ def test_candidates_are_every_corpus_word_with_a_sentence_or_only_the_aliases(tm
     folder = study_corpus_folder(tmp_path / "corpus", corpus)
     dictionary = write_dictionary(make_dictionary(None, "d", "test", {"n1": ["cat"], "n2": ["tiger"]}),
                                   tmp_path / "d.json")
-    spec = {"candidates": "corpus", "per_alias": None, "max_words": None, "sentences": {**STUDY_SPEC, "id": str(folder)}}
+    spec = {"candidates": "corpus", "per_alias": None, "max_words": None,
+            "sentences": {**STUDY_SPEC, "id": str(folder)}}
     table = read_table(prepare_sentences(tmp_path / "out", dictionary, spec), occurrences_allowed=True)
     # `tiger` has no sentence and `hat` none that contains it: both left out
     assert table["id"].tolist() == ["cat", "dog", "ice_cream"]
@@ -92,7 +93,8 @@ def test_the_concept_stages_run_on_a_corpus_in_the_study_layout(tmp_path, tiny_m
     concepts = dict(list(shapes_dictionary().items())[:12])
     aliases = sorted({a for names in concepts.values() for a in names})
     distractors = ["purple hexagon", "grey star", "tall tree", "old boat", "warm soup", "blue moon"]
-    words = {**{a: [f"i saw a {a.replace('_', ' ')} today .", f"the {a.replace('_', ' ')} was here ."] for a in aliases},
+    words = {**{a: [f"i saw a {a.replace('_', ' ')} today .", f"the {a.replace('_', ' ')} was here ."]
+                for a in aliases},
              **{w.replace(" ", "_"): [f"look at the {w} !"] for w in distractors}}
     folder = study_corpus_folder(tmp_path / "corpus", words)
     dictionary = write_dictionary(make_dictionary(None, "shapes12", "test", concepts), tmp_path / "shapes12.json")
@@ -109,7 +111,8 @@ def test_the_concept_stages_run_on_a_corpus_in_the_study_layout(tmp_path, tiny_m
                  "device": "cpu", "dtype": "float32", "batch_size": 8}
         return embed_dataset(table, tmp_path / f"{model}.h5", model, entry, "shapes12", occurrences_allowed=True)
 
-    text, vision = store(text_table, "tiny-bert", "bert", "text", "bert"), store(image_table, "tiny-vit", "vit", "vision", "vit")
+    text = store(text_table, "tiny-bert", "bert", "text", "bert")
+    vision = store(image_table, "tiny-vit", "vit", "vision", "vit")
     out = tmp_path / "align.json"
     records = align.score_concepts(str(text), str(vision), str(dictionary), str(out),
                                    {"ks": [1, 5], "splits": 2, "train_fraction": 0.7, "csls_k": 3, "seed": 0,

@@ -12,13 +12,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import DEMO, ROOT
+from test_models import TEXT_ENCODERS, VISION_ENCODERS, make_entry
+
 from synesthesia.__main__ import main
 from synesthesia.models import load_encoder, model_footprint
-from synesthesia.plan import (DEFAULT_SECONDS_PER_ITEM_PARAMETER, hub_unreachable, model_cached, model_costs, plan,
-                              render)
-from test_models import TEXT_ENCODERS, VISION_ENCODERS, make_entry
+from synesthesia.plan import (
+    DEFAULT_SECONDS_PER_ITEM_PARAMETER,
+    hub_unreachable,
+    model_cached,
+    model_costs,
+    plan,
+    render,
+)
 
 
 @pytest.mark.parametrize("name", [*TEXT_ENCODERS, *VISION_ENCODERS])

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import DEMO, ROOT, SCHEMA, SNAKEMAKE
 from hub_stub import StubHub
-from synesthesia.config import load_yaml, validate_config
+
 from synesthesia.caches import select_files
+from synesthesia.config import load_yaml, validate_config
 from synesthesia.prefetch import config_items, hub_offline, used_models
 
 HUB_BERT = {"source": "hf", "id": "org/tiny-bert", "modality": "text", "family": "bert", "pooling": "cls"}

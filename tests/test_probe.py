@@ -49,7 +49,8 @@ def test_logistic_probe_is_at_chance_on_shuffled_labels():
     shuffled = np.random.default_rng(0).permutation(np.arange(5000) % 2)
     selection = select_logistic(features[:3000], shuffled[:3000])
     assert abs(accuracy(shuffled[3000:], selection.probe.predict(features[3000:])) - 0.5) < 0.05
-    assert accuracy(labels[3000:], select_logistic(features[:3000], labels[:3000]).probe.predict(features[3000:])) > 0.97
+    probe = select_logistic(features[:3000], labels[:3000]).probe
+    assert accuracy(labels[3000:], probe.predict(features[3000:])) > 0.97
 
 
 @pytest.mark.parametrize("classes", [2, 3])

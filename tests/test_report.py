@@ -21,7 +21,7 @@ from synesthesia.report import (
 def _concept_records():
     rows = []
     for text, params in (("bert-s", 10), ("bert-l", 100)):
-        for split, value in ((0, 0.2), (1, 0.4)):
+        for value in (0.2, 0.4):
             for control in ("none", "shuffled"):
                 for k in (1, 10, 100):
                     rows.append({"dataset": "d", "dictionary": "x", "text_model": text, "vision_model": "vit",
@@ -64,7 +64,7 @@ def _pair_records():
               ("clip_text", "vit_b"): (0.60, 0.60), ("clip_text", "mae"): (0.50, 0.70)}
     rows = []
     for (text, vision), pair in values.items():
-        for split, value in enumerate(pair):
+        for value in pair:
             for control, scale in (("none", 1.0), ("shuffled", 0.1)):
                 for k in (1, 10):
                     rows.append({"dataset": "d", "dictionary": "x", "text_model": text, "vision_model": vision,

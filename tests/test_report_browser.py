@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from PIL import Image
-
 from browser import BrowserUnavailable, chromium, dump_dom, element_text, screenshot, with_script
 from conftest import ROOT
+from PIL import Image
 
 ARTIFACTS = Path(os.environ.get("SYNESTHESIA_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 CHECK_ID = "synesthesia-check"

@@ -16,9 +16,9 @@ import os
 
 import numpy as np
 import pytest
-
 from conftest import DEMO, ROOT, run_snakemake
 from slurm_cluster import NODE_MEMORY_MB, start_or_skip
+
 from synesthesia.store import read_embeddings
 
 pytestmark = pytest.mark.slow
@@ -61,7 +61,8 @@ def cluster(tmp_path_factory):
 def slurm_run(cluster, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("slurm-demo")
     # A number in --config arrives as a string; the run must take it as one.
-    result = run_snakemake(workdir, slurm_demo_config(), *PROFILE, *TEST_ONLY, "--config", "cluster={memory_scale: 1.0}",
+    result = run_snakemake(workdir, slurm_demo_config(), *PROFILE, *TEST_ONLY,
+                           "--config", "cluster={memory_scale: 1.0}",
                            cores=None)
     return workdir, result
 

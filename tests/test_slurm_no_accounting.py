@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 import yaml
-
 from conftest import DEMO, ROOT, SNAKEMAKE
 from slurm_cluster import start_or_skip
 

@@ -114,7 +114,8 @@ def test_non_finite_occurrence_vectors_are_refused_naming_their_id(tmp_path):
     store.finalize({"model": "m", "dataset": "d"})
     with h5py.File(path, "a") as f:
         f["items/embeddings"][2] = np.nan
-    with pytest.raises(CorruptStoreError, match=r"1 occurrence vectors are not finite \(first: an occurrence of id 'y'\)"):
+    refusal = r"1 occurrence vectors are not finite \(first: an occurrence of id 'y'\)"
+    with pytest.raises(CorruptStoreError, match=refusal):
         read_embeddings(path, items=True)
 
 

@@ -249,7 +249,8 @@ def test_schema_accepts_the_study_options(demo, model, options):
 @pytest.mark.parametrize(
     "model, options, expected",
     [
-        ("tiny-mae", {"mask_ratio": 1}, r"models\.tiny-mae\.mask_ratio: 1 is greater than or equal to the maximum of 1"),
+        ("tiny-mae", {"mask_ratio": 1},
+         r"models\.tiny-mae\.mask_ratio: 1 is greater than or equal to the maximum of 1"),
         ("tiny-mae", {"mask_ratio": 1.5}, r"models\.tiny-mae\.mask_ratio: 1\.5 is greater than or equal"),
         ("tiny-mae", {"mask_ratio": -0.1}, r"models\.tiny-mae\.mask_ratio: -0\.1 is less than the minimum of 0"),
         ("tiny-mae", {"mask_ratio": "most"}, r"models\.tiny-mae\.mask_ratio: 'most' is not of type 'number'"),

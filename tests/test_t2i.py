@@ -24,7 +24,14 @@ from synesthesia.t2i.data import image_array, read_pairs, read_split, split_pair
 from synesthesia.t2i.generate import caption_seed, generate_images, heldout_images, sample
 from synesthesia.t2i.generator import load_checkpoint_text_encoder, load_generator
 from synesthesia.t2i.metrics import (
-    Scorers, clip_scores, fid_and_inception_score, inception_extractor, load_clip, read_pngs, score_images, to_uint8,
+    Scorers,
+    clip_scores,
+    fid_and_inception_score,
+    inception_extractor,
+    load_clip,
+    read_pngs,
+    score_images,
+    to_uint8,
 )
 from synesthesia.t2i.train import _Batches, denoising_loss, train_adapter, training_spec
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import DEMO, run_snakemake
+
 from synesthesia.store import read_embeddings
 
 pytestmark = pytest.mark.slow

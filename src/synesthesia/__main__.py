@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan_parser = commands.add_parser(
         "plan", formatter_class=formatter,
         help="list which embeddings and scores exist and which would run, with GPU-hours and disk",
-        description=textwrap.fill("List which embeddings and scores of a config exist in a workdir and which would run, "
+        description=textwrap.fill("List which embeddings and scores of a config exist in a workdir and which would "
+                    "run, "
                     "with the estimated GPU-hours, GPUs per model and disk.", 88),
         epilog="example:\n  synesthesia plan --configfile config.yaml -d /scratch/run --csv costs.csv")
     _workflow_options(plan_parser, "the workdir whose results count as existing (default: here)")

@@ -92,7 +92,8 @@ _SCALARS = {"integer": int, "number": float}
 def _branches(schema: dict, root: dict) -> list[dict]:
     """A schema and the schemas it combines (``$ref``, ``allOf``, ``if``/``then``), flattened."""
     if "$ref" in schema:
-        schema = {**root["$defs"][schema["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in schema.items() if k != "$ref"}}
+        definition = root["$defs"][schema["$ref"].rsplit("/", 1)[-1]]
+        schema = {**definition, **{k: v for k, v in schema.items() if k != "$ref"}}
     found = [schema]
     for part in [*schema.get("allOf", []), schema.get("then", {})]:
         if isinstance(part, dict) and part:
@@ -148,6 +149,9 @@ def _schema_error(error: jsonschema.ValidationError) -> ConfigError:
         return ConfigError(f"config: unknown key {keys}; allowed here: {', '.join(sorted(allowed))}")
     return ConfigError(f"config: {_key_path(error)}: {error.message}")
 
+
+# File names that are model weights, whatever their folder: local paths for the model-path checks.
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 
 # Keys renamed since configs were written with them: the old name is refused, naming the new one and why.
 _HALF_SAMPLES = ("half_samples", "its intervals come from half-samples drawn without replacement, not a bootstrap")
@@ -278,7 +282,7 @@ def local_paths(entry: dict) -> dict[str, str]:
         paths["id"] = entry["id"]
     for key in ("weights", "pretrained"):
         value = entry.get(key)
-        if isinstance(value, str) and (is_local_path(value) or Path(value).suffix in (".safetensors", ".pt", ".pth", ".bin")):
+        if isinstance(value, str) and (is_local_path(value) or Path(value).suffix in WEIGHT_SUFFIXES):
             paths[key] = value
     return paths
 
@@ -371,7 +375,8 @@ def check_model_entry(name: str, entry: dict, model_config: dict | None) -> None
         raise ConfigError(f"{where}.pooling: {entry['id']} ({model_type}) outputs a feature map with no CLS "
                           "token; use mean or pooler")
     if "layer" in entry:
-        tower = model_config.get(f"{modality}_config", model_config) if modalities == ("text", "vision") else model_config
+        two_towers = modalities == ("text", "vision")
+        tower = model_config.get(f"{modality}_config", model_config) if two_towers else model_config
         depth = tower.get("num_hidden_layers", tower.get("n_layer"))
         # hidden_states holds the embeddings and one entry per layer: indices -(depth + 1) .. depth.
         if depth is not None and not -(depth + 1) <= entry["layer"] <= depth:

@@ -14,7 +14,6 @@ from .models.base import Encoder
 from .store import PartialStore
 from .versions import EMBED_VERSION
 
-
 log = logging.getLogger(__name__)
 
 
@@ -141,7 +140,7 @@ def extract_texts(
         with _progress(len(texts), int(done.sum()), f"embed {encoder.name}") as bar:
             for batch in batches:
                 batch_ids = [unit_ids[i] for i in batch]
-                for part, vectors in fitting.parts(lambda part: encode(batch[part]), batch_ids):
+                for part, vectors in fitting.parts(lambda part, batch=batch: encode(batch[part]), batch_ids):
                     check_finite(vectors, encoder.name, batch_ids[part])
                     store.write(batch[part], vectors.numpy())
                     bar.update(len(vectors))
@@ -192,7 +191,8 @@ def extract_images(
         with _progress(len(paths), int(done.sum()), f"embed {encoder.name}") as bar:
             for index, pixels in loader:
                 batch, batch_ids = index.numpy(), [unit_ids[i] for i in index.tolist()]
-                for part, vectors in fitting.parts(lambda part: encoder.encode_images(pixels[part]), batch_ids):
+                for part, vectors in fitting.parts(lambda part, pixels=pixels: encoder.encode_images(pixels[part]),
+                                                   batch_ids):
                     check_finite(vectors, encoder.name, batch_ids[part])
                     store.write(batch[part], vectors.numpy())
                     bar.update(len(vectors))

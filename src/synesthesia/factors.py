@@ -37,8 +37,8 @@ from .align import (
     concept_pairs,
     normalize_rows,
     procrustes_ranks,
-    require_concept_ks,
     read_pair,
+    require_concept_ks,
     resolve_splits,
     shared_spaces,
     split_indices,
@@ -112,7 +112,8 @@ def dispersion(items, owner, n: int, rows: Sequence[int] | None = None) -> np.nd
 
 
 def store_dispersion(path, n: int, rows: Sequence[int]) -> np.ndarray | None:
-    """:func:`dispersion` of a store's per-occurrence items for ``rows``, read from the file in blocks; None without items."""
+    """:func:`dispersion` of a store's per-occurrence items for ``rows``, read from the file in blocks;
+    None without items."""
     from .store import open_hdf5
 
     with open_hdf5(path, "r") as f:
@@ -210,7 +211,8 @@ def concept_bins(pairs: ConceptPairs, alias_ids: Sequence[str], alias_metadata: 
 # --------------------------------------------------------------------- binned P@k
 
 
-def _precision_interval(hits: np.ndarray, half_samples: int, seed: int, level: float) -> tuple[float | None, float | None]:
+def _precision_interval(hits: np.ndarray, half_samples: int, seed: int,
+                        level: float) -> tuple[float | None, float | None]:
     if not half_samples or len(hits) < 2:
         return None, None
     members = draw_half_samples(len(hits), half_samples, seed)
@@ -271,7 +273,8 @@ def breakdown_records(pairs: ConceptPairs, bins: Mapping[str, np.ndarray], ks: S
                **{factor: (labels, FACTOR_BINS[factor]) for factor, labels in bins.items()}}
     records = []
     for split, train, test, ranks in split_ranks(pairs, splits, train_fraction, csls_k, seed, preprocess):
-        null = shuffled_ranks(pairs, train, test, csls_k, permutations, seed + split, preprocess) if permutations else []
+        null = (shuffled_ranks(pairs, train, test, csls_k, permutations, seed + split, preprocess)
+                if permutations else [])
         for retrieval, rank in ranks["none"].items():
             for factor, (labels, order) in factors.items():
                 for row in binned_precision(rank, labels[test], ks, order, [n[retrieval] for n in null], half_samples,

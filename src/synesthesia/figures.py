@@ -31,8 +31,15 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from .paper_tables import (CORRELATION_TASKS, SIMILARITY_LABELS, STYLE_ORDER, TEXT_LABELS, count_label, ordered,
-                           percent_label)
+from .paper_tables import (
+    CORRELATION_TASKS,
+    SIMILARITY_LABELS,
+    STYLE_ORDER,
+    TEXT_LABELS,
+    count_label,
+    ordered,
+    percent_label,
+)
 from .report import text_understanding_summary
 
 # Okabe & Ito (2008); their black is kept for chance lines.

@@ -78,7 +78,8 @@ def claim_gpu(lock_dir: str | os.PathLike = DEFAULT_LOCK_DIR, count: int = 1) ->
     devices = _visible_devices()
     if devices is not None and len(devices) < slots:
         raise RuntimeError(f"--resources gpu={slots} asks for more GPU slots than the {len(devices)} devices in "
-                           f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']}; lower gpu= or list more devices")
+                           f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']}; "
+                           "lower gpu= or list more devices")
     lock_dir = Path(lock_dir)
     lock_dir.mkdir(parents=True, exist_ok=True)
     claimed = {}

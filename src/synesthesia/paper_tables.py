@@ -10,11 +10,11 @@ Markdown, LaTeX and a sortable HTML page (what the report shows).
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import html
 import pandas as pd
 
 from .glue import EVALUATION_SETS

@@ -20,8 +20,19 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .caches import (WEIGHT_FILES, Deferred, Download, HubDataset, HubRepo, Item, Local, Skipped, gated_error,
-                     hub_page, torch_hub_item)
+from .caches import (
+    WEIGHT_FILES,
+    Deferred,
+    Download,
+    HubDataset,
+    HubRepo,
+    Item,
+    Local,
+    Skipped,
+    gated_error,
+    hub_page,
+    torch_hub_item,
+)
 from .config import ConfigError, is_local_path, local_paths, missing_data_paths
 from .logs import error_line
 

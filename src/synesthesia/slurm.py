@@ -19,12 +19,19 @@ from typing import Callable
 DEFAULT_PARTITION = ""
 
 
+SINFO_TIMEOUT_S = 10
+
+
 def partition_memory_mb(run: Callable = subprocess.run) -> dict[str, int]:
     """The largest node memory (MB) of each partition, from ``sinfo``; the default partition
-    also under ``DEFAULT_PARTITION``. Empty where sinfo is missing or fails."""
+    also under ``DEFAULT_PARTITION``. Empty where sinfo is missing, fails or gets no answer in
+    SINFO_TIMEOUT_S (an installed client whose controller does not run retries for long)."""
     if shutil.which("sinfo") is None:
         return {}
-    result = run(["sinfo", "-h", "-o", "%P|%m"], capture_output=True, text=True)
+    try:
+        result = run(["sinfo", "-h", "-o", "%P|%m"], capture_output=True, text=True, timeout=SINFO_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {}
     if result.returncode:
         return {}
     largest: dict[str, int] = {}

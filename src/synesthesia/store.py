@@ -405,7 +405,8 @@ def read_embeddings(path: str | os.PathLike, items: bool = False, name: str | os
     path = Path(path)
     name = Path(name) if name else path
     if not path.exists():
-        hint = " (an extraction was interrupted; rerun the workflow to resume it)" if partial_path(path).exists() else ""
+        interrupted = partial_path(path).exists()
+        hint = " (an extraction was interrupted; rerun the workflow to resume it)" if interrupted else ""
         raise FileNotFoundError(f"{path}: no such embedding file{hint}")
     with open_store_file(path) as f:
         attrs = dict(f.attrs)

@@ -6,6 +6,7 @@ rule prepare_captions:
         dataset=_one_of(CAPTION_DATASETS),
     params:
         dataset=get_dataset_params,
+        version=CAPTIONS_VERSION,
     log:
         "logs/prepare_captions/{dataset}.log",
     resources:
@@ -27,6 +28,7 @@ rule corpus_vocabulary:
         "data/dictionaries/{dictionary}.vocabulary.txt",
     params:
         corpus=get_vocabulary_corpus_params,
+        version=VOCABULARY_VERSION,
     log:
         "logs/corpus_vocabulary/{dictionary}.log",
     resources:
@@ -47,6 +49,7 @@ rule dictionary:
         dictionary=get_dictionary_params,
         wordnet_dir="resources/nltk_data/{dictionary}",
         study_dir="resources/vlca",
+        version=DICTIONARY_VERSION,
     log:
         "logs/dictionary/{dictionary}.log",
     resources:
@@ -67,6 +70,7 @@ rule concept_sentences:
         dataset=_one_of(CONCEPT_DATASETS),
     params:
         dataset=get_sentences_params,
+        version=SENTENCES_VERSION,
     log:
         "logs/concept_sentences/{dataset}.log",
     resources:
@@ -87,6 +91,7 @@ rule concept_images:
         dataset=_one_of(CONCEPT_DATASETS),
     params:
         dataset=get_concept_images_params,
+        version=CONCEPT_IMAGES_VERSION,
     log:
         "logs/concept_images/{dataset}.log",
     resources:

@@ -1,6 +1,8 @@
 rule tiny_model:
     output:
         directory("resources/tiny-models/{architecture}"),
+    params:
+        version=TINY_MODEL_VERSION,
     log:
         "logs/tiny_model/{architecture}.log",
     resources:

@@ -1,6 +1,8 @@
 rule demo_glue:
     output:
         directory("resources/demo-glue"),
+    params:
+        version=DEMO_GLUE_VERSION,
     log:
         "logs/demo_glue/demo_glue.log",
     resources:
@@ -20,6 +22,7 @@ rule glue_data:
         labels="data/glue-{task}/labels.tsv",
     params:
         glue=get_glue_params,
+        version=GLUE_DATA_VERSION,
     log:
         "logs/glue_data/{task}.log",
     resources:
@@ -62,6 +65,7 @@ rule finetune:
         "results/finetune/{task}/{model}.json",
     params:
         spec=get_finetune_params,
+        version=FINETUNE_VERSION,
     log:
         "logs/finetune/{task}/{model}.log",
     benchmark:

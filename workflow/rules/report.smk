@@ -43,6 +43,7 @@ rule text_understanding_table:
     params:
         # Rows in config order: the GLUE models, then any only in STS or association.
         models=list(dict.fromkeys(m for e in (GLUE, STS, ASSOCIATION) if e for m in e["models"])),
+        version=TABLES_VERSION,
     log:
         "logs/text_understanding_table/text_understanding.log",
     resources:
@@ -82,6 +83,7 @@ rule retrieval_table:
         k=get_figure_k,
         text_models=RETRIEVAL["text_models"] if RETRIEVAL else [],
         vision_models=RETRIEVAL["vision_models"] if RETRIEVAL else [],
+        version=TABLES_VERSION,
     log:
         "logs/retrieval_table/{dataset}.log",
     resources:
@@ -119,6 +121,7 @@ rule t2i_table:
         ),
     params:
         encoders=T2I_ENCODERS,
+        version=TABLES_VERSION,
     log:
         "logs/t2i_table/{dataset}.log",
     resources:
@@ -177,6 +180,7 @@ rule concepts_table:
         k=get_concept_figure_k,
         text_models=CONCEPTS["text_models"] if CONCEPTS else [],
         vision_models=CONCEPTS["vision_models"] if CONCEPTS else [],
+        version=TABLES_VERSION,
     log:
         "logs/concepts_table/{dataset}.log",
     resources:
@@ -216,6 +220,7 @@ rule concept_factors_table:
         k=get_concept_figure_k,
         text_models=CONCEPTS["text_models"] if CONCEPTS else [],
         vision_models=CONCEPTS["vision_models"] if CONCEPTS else [],
+        version=TABLES_VERSION,
     log:
         "logs/concept_factors_table/{dataset}.log",
     resources:
@@ -255,6 +260,7 @@ rule concept_train_fractions_table:
         k=get_concept_figure_k,
         text_models=CONCEPTS["text_models"] if CONCEPTS else [],
         vision_models=CONCEPTS["vision_models"] if CONCEPTS else [],
+        version=TABLES_VERSION,
     log:
         "logs/concept_train_fractions_table/{dataset}.log",
     resources:
@@ -300,6 +306,7 @@ rule concept_similarity_table:
     params:
         text_models=CONCEPTS["text_models"] if CONCEPTS else [],
         vision_models=CONCEPTS["vision_models"] if CONCEPTS else [],
+        version=TABLES_VERSION,
     log:
         "logs/concept_similarity_table/{dataset}.log",
     resources:

@@ -17,6 +17,8 @@ rule demo_sts:
     output:
         sts="resources/demo-sts/sts_val.csv",
         captions="resources/demo-sts/captions_val2014.json",
+    params:
+        version=DEMO_STS_VERSION,
     log:
         "logs/demo_sts/demo_sts.log",
     resources:
@@ -34,6 +36,8 @@ rule sts_data:
     output:
         text="data/sts/text.tsv",
         pairs="data/sts/pairs.tsv",
+    params:
+        version=STS_DATA_VERSION,
     log:
         "logs/sts_data/sts.log",
     resources:
@@ -51,6 +55,8 @@ rule sts:
         pairs="data/sts/pairs.tsv",
     output:
         "results/sts/{model}.json",
+    params:
+        version=STS_VERSION,
     log:
         "logs/sts/{model}.log",
     resources:
@@ -65,6 +71,8 @@ rule sts:
 rule association_data:
     output:
         "data/association/text.tsv",
+    params:
+        version=ASSOCIATION_DATA_VERSION,
     log:
         "logs/association_data/association.log",
     resources:
@@ -81,6 +89,8 @@ rule association:
         "results/embeddings/association/{model}.h5",
     output:
         "results/association/{model}.json",
+    params:
+        version=ASSOCIATION_VERSION,
     log:
         "logs/association/{model}.log",
     resources:

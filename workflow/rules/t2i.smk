@@ -6,6 +6,7 @@ rule t2i_split:
         "data/{dataset}/t2i_split.json",
     params:
         spec=get_t2i_split_params,
+        version=T2I_SPLIT_VERSION,
     log:
         "logs/t2i_split/{dataset}.log",
     resources:
@@ -20,6 +21,8 @@ rule t2i_split:
 rule demo_inception:
     output:
         "resources/demo-inception/inception.pth",
+    params:
+        version=DEMO_INCEPTION_VERSION,
     log:
         "logs/demo_inception/demo_inception.log",
     resources:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .tables import TEXT, write_table, write_text_table
+from .tables import write_table, write_text_table
 
 PAIRS = "pairs.tsv"
 CXC_STS_VAL_URL = ("https://raw.githubusercontent.com/google-research-datasets/Crisscrossed-Captions/"

@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..images import to_rgb
 from ..config import offered_poolings
+from ..images import to_rgb
 from .base import Encoder, fit_tokens, require_pooling
 from .pooling import TOKEN_POOLINGS
 

@@ -8,9 +8,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..config import is_local_path
+from ..config import is_local_path, offered_poolings
 from ..images import to_rgb
-from ..config import offered_poolings
 from .base import Encoder, fit_tokens, require_pooling
 
 _PRECISION = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}

@@ -6,9 +6,8 @@ from typing import Callable
 
 import torch
 
-from ..config import is_local_path
+from ..config import is_local_path, offered_poolings
 from ..images import to_rgb
-from ..config import offered_poolings
 from .base import Encoder, require_pooling
 
 

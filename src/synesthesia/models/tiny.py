@@ -32,7 +32,7 @@ def minilm_dir() -> Path:
 
 
 def _bpe_corpus() -> list[str]:
-    from ..data.shapes import COLORS, POSITIONS, SHAPES, SIZES, SHAPE_SYNONYMS
+    from ..data.shapes import COLORS, POSITIONS, SHAPE_SYNONYMS, SHAPES, SIZES
 
     words = [*COLORS, *SHAPES, *SIZES, *POSITIONS, *(s for synonyms in SHAPE_SYNONYMS.values() for s in synonyms)]
     filler = "a an the of in on at is are this that with and to for photo picture image drawing small big".split()

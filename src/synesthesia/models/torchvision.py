@@ -7,8 +7,8 @@ from typing import Callable
 
 import torch
 
-from ..images import to_rgb
 from ..config import offered_poolings
+from ..images import to_rgb
 from .base import Encoder, require_pooling
 from .weights import load_weights
 
@@ -20,7 +20,8 @@ def _imagenet_transform(size: int, crop: bool, mean, std):
     transform), or, without ``crop``, resize the whole image to ``size`` x ``size`` (img2vec_pytorch)."""
     from torchvision import transforms
 
-    resize = [transforms.Resize(size * 8 // 7), transforms.CenterCrop(size)] if crop else [transforms.Resize((size, size))]
+    resize = ([transforms.Resize(size * 8 // 7), transforms.CenterCrop(size)] if crop
+              else [transforms.Resize((size, size))])
     return transforms.Compose([*resize, transforms.ToTensor(), transforms.Normalize(mean=mean, std=std)])
 
 

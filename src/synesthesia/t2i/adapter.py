@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
 from . import with_defaults
 
 KINDS = ("linear", "mlp")

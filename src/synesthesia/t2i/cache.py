@@ -29,8 +29,8 @@ from ..data.tables import IMAGES, TEXT, table_hash
 from ..embed import check_finite, sequential_batches
 from ..models.base import Encoder
 from ..store import IncompleteStoreError, ResumableFile, attr_value, open_store_file, partial_path, write_guard
-from .data import image_array, read_pairs, read_split
 from ..versions import T2I_CACHE_VERSION
+from .data import image_array, read_pairs, read_split
 from .generator import Generator
 
 EMPTY_CAPTION_ID = "<empty caption>"

@@ -27,12 +27,12 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..versions import T2I_TRAIN_VERSION
+from . import with_defaults
 from .adapter import TokenAdapter, build_adapter
 from .cache import EMPTY_CAPTION_ID, TensorCache
 from .data import read_split
-from ..versions import T2I_TRAIN_VERSION
 from .generator import Generator, load_generator
-from . import with_defaults
 
 DEFAULTS = {"steps": 1000, "batch_size": 8, "learning_rate": 1e-4, "weight_decay": 0.01, "max_grad_norm": 1.0,
             "empty_caption_rate": 0.1, "gradient_checkpointing": True, "seed": 0, "log_every": 50}
