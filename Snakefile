@@ -27,8 +27,11 @@ if not workflow.overwrite_configfiles:
 # Local data paths are checked by the process that plans the jobs: a plan (dry run) warns,
 # a real run is refused by `onstart` below, before any job starts.
 try:
-    _validated = validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
-                                 missing_data="warn" if workflow.is_main_process else "skip")
+    _validated = validate_config(
+        config,
+        Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+        missing_data="warn" if workflow.is_main_process else "skip",
+    )
 except ConfigError as error:
     raise SystemExit(str(error))
 config.clear()
@@ -37,6 +40,7 @@ config.update(_validated)
 # caches lack, warned here and refused by `onstart`. Once, by the process that plans: jobs re-read this file.
 _offline_gaps = offline_gaps(config, Path(".")) if workflow.is_main_process else []
 export_gpu_slots(workflow.global_resources.get("gpu"))
+
 
 report: "workflow/report/workflow.rst"
 
@@ -48,7 +52,7 @@ onstart:
             preflight(config, Path("."), _offline_gaps)
     except ConfigError as error:
         raise SystemExit(str(error))
-    if (_warning := status_without_accounting(workflow.executor_settings)):
+    if _warning := status_without_accounting(workflow.executor_settings):
         print(_warning, file=sys.stderr)
 
 
@@ -65,6 +69,6 @@ include: "workflow/rules/prefetch.smk"
 
 
 rule all:
+    default_target: True
     input:
         get_final_outputs(),
-    default_target: True

@@ -3,16 +3,16 @@ rule retrieval:
         unpack(get_retrieval_pair),
     output:
         "results/retrieval/{dataset}/{text_model}__{vision_model}.json",
-    params:
-        spec=get_retrieval_params,
-        version=ALIGN_VERSION,
     log:
         "logs/retrieval/{dataset}/{text_model}__{vision_model}.log",
-    resources:
-        **rule_resources("retrieval"),
     retries: rule_retries("retrieval")
     conda:
         "../../envs/score.yaml"
+    resources:
+        **rule_resources("retrieval"),
+    params:
+        spec=get_retrieval_params,
+        version=ALIGN_VERSION,
     script:
         "../../scripts/retrieval.py"
 
@@ -22,18 +22,18 @@ rule concept_alignment:
         unpack(get_concept_pair),
     output:
         "results/align/{dataset}/{text_model}__{vision_model}.json",
-    params:
-        spec=get_concepts_params,
-        version=ALIGN_VERSION,
     log:
         "logs/concept_alignment/{dataset}/{text_model}__{vision_model}.log",
     benchmark:
         "results/benchmarks/concept_alignment/{dataset}/{text_model}__{vision_model}.tsv"
-    resources:
-        **rule_resources("concept_alignment"),
     retries: rule_retries("concept_alignment")
     conda:
         "../../envs/score.yaml"
+    resources:
+        **rule_resources("concept_alignment"),
+    params:
+        spec=get_concepts_params,
+        version=ALIGN_VERSION,
     script:
         "../../scripts/concept_alignment.py"
 
@@ -43,18 +43,18 @@ rule concept_factors:
         unpack(get_concept_pair),
     output:
         "results/factors/{dataset}/{text_model}__{vision_model}.json",
-    params:
-        spec=get_factors_params,
-        version=FACTORS_VERSION,
     log:
         "logs/concept_factors/{dataset}/{text_model}__{vision_model}.log",
     benchmark:
         "results/benchmarks/concept_factors/{dataset}/{text_model}__{vision_model}.tsv"
-    resources:
-        **rule_resources("concept_factors"),
     retries: rule_retries("concept_factors")
     conda:
         "../../envs/score.yaml"
+    resources:
+        **rule_resources("concept_factors"),
+    params:
+        spec=get_factors_params,
+        version=FACTORS_VERSION,
     script:
         "../../scripts/concept_factors.py"
 
@@ -64,18 +64,18 @@ rule concept_train_fractions:
         unpack(get_concept_pair),
     output:
         "results/train_fractions/{dataset}/{text_model}__{vision_model}.json",
-    params:
-        spec=get_train_fractions_params,
-        version=ALIGN_VERSION,
     log:
         "logs/concept_train_fractions/{dataset}/{text_model}__{vision_model}.log",
     benchmark:
         "results/benchmarks/concept_train_fractions/{dataset}/{text_model}__{vision_model}.tsv"
-    resources:
-        **rule_resources("concept_train_fractions"),
     retries: rule_retries("concept_train_fractions")
     conda:
         "../../envs/score.yaml"
+    resources:
+        **rule_resources("concept_train_fractions"),
+    params:
+        spec=get_train_fractions_params,
+        version=ALIGN_VERSION,
     script:
         "../../scripts/concept_train_fractions.py"
 
@@ -85,17 +85,17 @@ rule concept_similarity:
         unpack(get_concept_pair),
     output:
         "results/similarity/{dataset}/{text_model}__{vision_model}.json",
-    params:
-        spec=get_similarity_params,
-        version=SIMILARITY_VERSION,
     log:
         "logs/concept_similarity/{dataset}/{text_model}__{vision_model}.log",
     benchmark:
         "results/benchmarks/concept_similarity/{dataset}/{text_model}__{vision_model}.tsv"
-    resources:
-        **rule_resources("concept_similarity"),
     retries: rule_retries("concept_similarity")
     conda:
         "../../envs/score.yaml"
+    resources:
+        **rule_resources("concept_similarity"),
+    params:
+        spec=get_similarity_params,
+        version=SIMILARITY_VERSION,
     script:
         "../../scripts/concept_similarity.py"

@@ -47,8 +47,8 @@ FINETUNE = GLUE["finetune"] if GLUE and GLUE["finetune"]["enabled"] else None
 # Full fine-tuning exists for transformers models; other sources are probed only.
 FINETUNE_MODELS = [name for name in GLUE["models"] if MODELS[name]["source"] == "hf"] if FINETUNE else []
 # Text-understanding datasets are made by their own rules, not defined under `datasets`.
-TEXT_TASK_DATASETS = [f"glue-{task}" for task in GLUE_TASKS] + (["sts"] if STS else []) + (
-    ["association"] if ASSOCIATION else []
+TEXT_TASK_DATASETS = (
+    [f"glue-{task}" for task in GLUE_TASKS] + (["sts"] if STS else []) + (["association"] if ASSOCIATION else [])
 )
 CONCEPT_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] == "concepts"]
 CAPTION_DATASETS = [name for name in DATASETS if name not in CONCEPT_DATASETS]
@@ -170,8 +170,9 @@ def rule_resources(rule_name, gpus=0):
     first_attempt_mb, runtime = _first_attempt_mb(rule_name), RULE_RESOURCES[rule_name][1]
     job_gpus = gpus if callable(gpus) else (lambda wildcards: gpus)
     resources = {
-        "mem_mb": lambda wildcards, attempt: memory_request(first_attempt_mb, attempt,
-                                                            _memory_cap_mb(job_gpus(wildcards))),
+        "mem_mb": lambda wildcards, attempt: memory_request(
+            first_attempt_mb, attempt, _memory_cap_mb(job_gpus(wildcards))
+        ),
         "runtime": runtime,
     }
     if gpus:
@@ -179,9 +180,9 @@ def rule_resources(rule_name, gpus=0):
     if CLUSTER["account"]:
         resources["slurm_account"] = CLUSTER["account"]
     if CLUSTER["cpu_partition"] or CLUSTER["gpu_partition"]:
-        resources["slurm_partition"] = lambda wildcards: (
-            CLUSTER["gpu_partition"] if job_gpus(wildcards) else CLUSTER["cpu_partition"]
-        ) or ""
+        resources["slurm_partition"] = (
+            lambda wildcards: (CLUSTER["gpu_partition"] if job_gpus(wildcards) else CLUSTER["cpu_partition"]) or ""
+        )
     for key in ("gpu_model", "constraint"):
         if gpus and CLUSTER[key]:
             resources[key] = lambda wildcards, value=CLUSTER[key]: value if job_gpus(wildcards) else ""
@@ -227,8 +228,9 @@ def get_factors_params(wildcards):
 
 
 def get_train_fractions_params(wildcards):
-    return canonical({**_without_lists(CONCEPTS, leave_out=CONCEPT_ANALYSES),
-                      "train_fractions": CONCEPTS["train_fractions"]})
+    return canonical(
+        {**_without_lists(CONCEPTS, leave_out=CONCEPT_ANALYSES), "train_fractions": CONCEPTS["train_fractions"]}
+    )
 
 
 def get_similarity_params(wildcards):
@@ -239,9 +241,12 @@ def _pair_results(stage, experiment):
     """Input function: the stage's result of every (text model, vision model) pair of the experiment."""
 
     def inputs(wildcards):
-        return expand(f"results/{stage}/{{dataset}}/{{text_model}}__{{vision_model}}.json",
-                      dataset=wildcards.dataset, text_model=experiment["text_models"],
-                      vision_model=experiment["vision_models"])
+        return expand(
+            f"results/{stage}/{{dataset}}/{{text_model}}__{{vision_model}}.json",
+            dataset=wildcards.dataset,
+            text_model=experiment["text_models"],
+            vision_model=experiment["vision_models"],
+        )
 
     return inputs
 
@@ -329,8 +334,11 @@ def get_concept_figure_k(wildcards):
 def get_final_outputs():
     outputs = []
     if GLUE or STS or ASSOCIATION:
-        outputs += ["results/tables/text_understanding.csv", "results/tables/text_understanding_summary.csv",
-                    "results/figures/text_understanding.png"]
+        outputs += [
+            "results/tables/text_understanding.csv",
+            "results/tables/text_understanding_summary.csv",
+            "results/figures/text_understanding.png",
+        ]
     if RETRIEVAL:
         outputs += expand("results/tables/retrieval_{dataset}.csv", dataset=RETRIEVAL["datasets"])
         outputs += expand("results/figures/retrieval_{dataset}.png", dataset=RETRIEVAL["datasets"])
@@ -346,16 +354,22 @@ def get_final_outputs():
                 f"results/tables/concepts_{dataset}_by_size.csv",
             ]
             if "factors" in CONCEPTS:
-                outputs += [f"results/tables/concept_factors_{dataset}.csv", f"results/figures/concept_factors_{dataset}.png"]
+                outputs += [
+                    f"results/tables/concept_factors_{dataset}.csv",
+                    f"results/figures/concept_factors_{dataset}.png",
+                ]
             if "train_fractions" in CONCEPTS:
-                outputs += [f"results/tables/concept_train_fractions_{dataset}.csv",
-                            f"results/figures/concept_train_fractions_{dataset}.png"]
+                outputs += [
+                    f"results/tables/concept_train_fractions_{dataset}.csv",
+                    f"results/figures/concept_train_fractions_{dataset}.png",
+                ]
             if "similarity" in CONCEPTS:
-                outputs += [f"results/tables/concept_similarity_{dataset}.csv",
-                            f"results/figures/concept_similarity_{dataset}.png",
-                            f"results/figures/concept_similarity_{dataset}_by_size.png"]
+                outputs += [
+                    f"results/tables/concept_similarity_{dataset}.csv",
+                    f"results/figures/concept_similarity_{dataset}.png",
+                    f"results/figures/concept_similarity_{dataset}_by_size.png",
+                ]
     return outputs
-
 
 
 def _generator_input():
@@ -371,8 +385,11 @@ def get_generator_params(wildcards):
 
 
 def get_t2i_latents_input(wildcards):
-    return {"split": f"data/{wildcards.dataset}/t2i_split.json", "images": f"data/{wildcards.dataset}/images.tsv",
-            **_generator_input()}
+    return {
+        "split": f"data/{wildcards.dataset}/t2i_split.json",
+        "images": f"data/{wildcards.dataset}/images.tsv",
+        **_generator_input(),
+    }
 
 
 def get_t2i_tokens_input(wildcards):
@@ -391,20 +408,31 @@ def get_t2i_train_params(wildcards):
 
 def get_t2i_train_input(wildcards):
     root = f"results/t2i/{wildcards.dataset}"
-    return {"split": f"data/{wildcards.dataset}/t2i_split.json", "latents": f"{root}/latents.h5",
-            "tokens": f"{root}/tokens/{wildcards.encoder}.h5", **_generator_input()}
+    return {
+        "split": f"data/{wildcards.dataset}/t2i_split.json",
+        "latents": f"{root}/latents.h5",
+        "tokens": f"{root}/tokens/{wildcards.encoder}.h5",
+        **_generator_input(),
+    }
 
 
 def get_t2i_generate_input(wildcards):
     root = f"results/t2i/{wildcards.dataset}"
-    return {"split": f"data/{wildcards.dataset}/t2i_split.json", "tokens": f"{root}/tokens/{wildcards.encoder}.h5",
-            "adapter": f"{root}/adapters/{wildcards.encoder}.safetensors", **_generator_input()}
+    return {
+        "split": f"data/{wildcards.dataset}/t2i_split.json",
+        "tokens": f"{root}/tokens/{wildcards.encoder}.h5",
+        "adapter": f"{root}/adapters/{wildcards.encoder}.safetensors",
+        **_generator_input(),
+    }
 
 
 def get_t2i_metrics_input(wildcards):
     spec = T2I["metrics"]
-    inputs = {"images": f"results/t2i/{wildcards.dataset}/images/{wildcards.encoder}",
-              "split": f"data/{wildcards.dataset}/t2i_split.json", "real": f"data/{wildcards.dataset}/images.tsv"}
+    inputs = {
+        "images": f"results/t2i/{wildcards.dataset}/images/{wildcards.encoder}",
+        "split": f"data/{wildcards.dataset}/t2i_split.json",
+        "real": f"data/{wildcards.dataset}/images.tsv",
+    }
     if spec.get("inception_weights") == "demo":
         inputs["inception"] = "resources/demo-inception/inception.pth"
     clip_tiny = spec.get("clip_model", {}).get("tiny")
@@ -424,6 +452,9 @@ def get_t2i_metrics_params(wildcards):
 
 def get_t2i_results(wildcards):
     root = f"results/t2i/{wildcards.dataset}"
-    return {"metrics": expand(f"{root}/metrics/{{encoder}}.json", encoder=T2I_ENCODERS),
-            "images": expand(f"{root}/images/{{encoder}}", encoder=T2I_ENCODERS),
-            "split": f"data/{wildcards.dataset}/t2i_split.json", "text": f"data/{wildcards.dataset}/text.tsv"}
+    return {
+        "metrics": expand(f"{root}/metrics/{{encoder}}.json", encoder=T2I_ENCODERS),
+        "images": expand(f"{root}/images/{{encoder}}", encoder=T2I_ENCODERS),
+        "split": f"data/{wildcards.dataset}/t2i_split.json",
+        "text": f"data/{wildcards.dataset}/text.tsv",
+    }

@@ -2,18 +2,18 @@ rule prepare_captions:
     output:
         text="data/{dataset}/text.tsv",
         images="data/{dataset}/images.tsv",
-    wildcard_constraints:
-        dataset=_one_of(CAPTION_DATASETS),
-    params:
-        dataset=get_dataset_params,
-        version=CAPTIONS_VERSION,
     log:
         "logs/prepare_captions/{dataset}.log",
-    resources:
-        **rule_resources("prepare_captions"),
+    wildcard_constraints:
+        dataset=_one_of(CAPTION_DATASETS),
     retries: rule_retries("prepare_captions")
     conda:
         "../../envs/embed.yaml"
+    resources:
+        **rule_resources("prepare_captions"),
+    params:
+        dataset=get_dataset_params,
+        version=CAPTIONS_VERSION,
     script:
         "../../scripts/prepare_captions.py"
 
@@ -26,16 +26,16 @@ localrules:
 rule corpus_vocabulary:
     output:
         "data/dictionaries/{dictionary}.vocabulary.txt",
-    params:
-        corpus=get_vocabulary_corpus_params,
-        version=VOCABULARY_VERSION,
     log:
         "logs/corpus_vocabulary/{dictionary}.log",
-    resources:
-        **rule_resources("concept_sentences"),
     retries: rule_retries("concept_sentences")
     conda:
         "../../envs/embed.yaml"
+    resources:
+        **rule_resources("concept_sentences"),
+    params:
+        corpus=get_vocabulary_corpus_params,
+        version=VOCABULARY_VERSION,
     script:
         "../../scripts/corpus_vocabulary.py"
 
@@ -45,18 +45,18 @@ rule dictionary:
         unpack(get_dictionary_input),
     output:
         "data/dictionaries/{dictionary}.json",
+    log:
+        "logs/dictionary/{dictionary}.log",
+    retries: rule_retries("dictionary")
+    conda:
+        "../../envs/embed.yaml"
+    resources:
+        **rule_resources("dictionary"),
     params:
         dictionary=get_dictionary_params,
         wordnet_dir="resources/nltk_data/{dictionary}",
         study_dir="resources/vlca",
         version=DICTIONARY_VERSION,
-    log:
-        "logs/dictionary/{dictionary}.log",
-    resources:
-        **rule_resources("dictionary"),
-    retries: rule_retries("dictionary")
-    conda:
-        "../../envs/embed.yaml"
     script:
         "../../scripts/dictionary.py"
 
@@ -66,18 +66,18 @@ rule concept_sentences:
         dictionary=get_dataset_dictionary,
     output:
         "data/{dataset}/text.tsv",
-    wildcard_constraints:
-        dataset=_one_of(CONCEPT_DATASETS),
-    params:
-        dataset=get_sentences_params,
-        version=SENTENCES_VERSION,
     log:
         "logs/concept_sentences/{dataset}.log",
-    resources:
-        **rule_resources("concept_sentences"),
+    wildcard_constraints:
+        dataset=_one_of(CONCEPT_DATASETS),
     retries: rule_retries("concept_sentences")
     conda:
         "../../envs/embed.yaml"
+    resources:
+        **rule_resources("concept_sentences"),
+    params:
+        dataset=get_sentences_params,
+        version=SENTENCES_VERSION,
     script:
         "../../scripts/concept_sentences.py"
 
@@ -87,17 +87,17 @@ rule concept_images:
         dictionary=get_dataset_dictionary,
     output:
         "data/{dataset}/images.tsv",
-    wildcard_constraints:
-        dataset=_one_of(CONCEPT_DATASETS),
-    params:
-        dataset=get_concept_images_params,
-        version=CONCEPT_IMAGES_VERSION,
     log:
         "logs/concept_images/{dataset}.log",
-    resources:
-        **rule_resources("concept_images"),
+    wildcard_constraints:
+        dataset=_one_of(CONCEPT_DATASETS),
     retries: rule_retries("concept_images")
     conda:
         "../../envs/embed.yaml"
+    resources:
+        **rule_resources("concept_images"),
+    params:
+        dataset=get_concept_images_params,
+        version=CONCEPT_IMAGES_VERSION,
     script:
         "../../scripts/concept_images.py"

@@ -3,21 +3,21 @@ rule embed:
         unpack(get_embed_input),
     output:
         "results/embeddings/{dataset}/{model}.h5",
+    log:
+        "logs/embed/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/embed/{dataset}/{model}.tsv"
+    retries: rule_retries("embed", gpus=get_gpus)
+    conda:
+        "../../envs/embed.yaml"
+    threads: 2
+    resources:
+        **rule_resources("embed", gpus=get_gpus),
     params:
         model=get_model_params,
         version=EMBED_VERSION,
         workers=config["embed"]["workers"],
         occurrences_allowed=get_occurrences_allowed,
         blank_texts_allowed=get_blank_texts_allowed,
-    log:
-        "logs/embed/{dataset}/{model}.log",
-    benchmark:
-        "results/benchmarks/embed/{dataset}/{model}.tsv"
-    threads: 2
-    resources:
-        **rule_resources("embed", gpus=get_gpus),
-    retries: rule_retries("embed", gpus=get_gpus)
-    conda:
-        "../../envs/embed.yaml"
     script:
         "../../scripts/embed.py"

@@ -1,15 +1,15 @@
 rule demo_glue:
     output:
         directory("resources/demo-glue"),
-    params:
-        version=DEMO_GLUE_VERSION,
     log:
         "logs/demo_glue/demo_glue.log",
-    resources:
-        **rule_resources("demo_glue"),
     retries: rule_retries("demo_glue")
     conda:
         "../../envs/embed.yaml"
+    resources:
+        **rule_resources("demo_glue"),
+    params:
+        version=DEMO_GLUE_VERSION,
     script:
         "../../scripts/demo_glue.py"
 
@@ -20,16 +20,16 @@ rule glue_data:
     output:
         text="data/glue-{task}/text.tsv",
         labels="data/glue-{task}/labels.tsv",
-    params:
-        glue=get_glue_params,
-        version=GLUE_DATA_VERSION,
     log:
         "logs/glue_data/{task}.log",
-    resources:
-        **rule_resources("glue_data"),
     retries: rule_retries("glue_data")
     conda:
         "../../envs/embed.yaml"
+    resources:
+        **rule_resources("glue_data"),
+    params:
+        glue=get_glue_params,
+        version=GLUE_DATA_VERSION,
     script:
         "../../scripts/glue_data.py"
 
@@ -40,19 +40,19 @@ rule probe:
         labels="data/glue-{task}/labels.tsv",
     output:
         "results/probe/{task}/{model}.json",
-    params:
-        spec=get_probe_params,
-        version=PROBE_VERSION,
     log:
         "logs/probe/{task}/{model}.log",
     benchmark:
         "results/benchmarks/probe/{task}/{model}.tsv"
-    threads: 2
-    resources:
-        **rule_resources("probe"),
     retries: rule_retries("probe")
     conda:
         "../../envs/embed.yaml"
+    threads: 2
+    resources:
+        **rule_resources("probe"),
+    params:
+        spec=get_probe_params,
+        version=PROBE_VERSION,
     script:
         "../../scripts/probe.py"
 
@@ -63,18 +63,18 @@ rule finetune:
         labels="data/glue-{task}/labels.tsv",
     output:
         "results/finetune/{task}/{model}.json",
-    params:
-        spec=get_finetune_params,
-        version=FINETUNE_VERSION,
     log:
         "logs/finetune/{task}/{model}.log",
     benchmark:
         "results/benchmarks/finetune/{task}/{model}.tsv"
-    threads: 2
-    resources:
-        **rule_resources("finetune", gpus=get_gpus),
     retries: rule_retries("finetune", gpus=get_gpus)
     conda:
         "../../envs/embed.yaml"
+    threads: 2
+    resources:
+        **rule_resources("finetune", gpus=get_gpus),
+    params:
+        spec=get_finetune_params,
+        version=FINETUNE_VERSION,
     script:
         "../../scripts/finetune.py"

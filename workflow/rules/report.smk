@@ -40,17 +40,17 @@ rule text_understanding_table:
             category="2 Vision-centric text understanding",
             labels={"result": "table: caption similarity and association", "data": "STS, association"},
         ),
+    log:
+        "logs/text_understanding_table/text_understanding.log",
+    retries: rule_retries("table")
+    conda:
+        "../../envs/score.yaml"
+    resources:
+        **rule_resources("table"),
     params:
         # Rows in config order: the GLUE models, then any only in STS or association.
         models=list(dict.fromkeys(m for e in (GLUE, STS, ASSOCIATION) if e for m in e["models"])),
         version=TABLES_VERSION,
-    log:
-        "logs/text_understanding_table/text_understanding.log",
-    resources:
-        **rule_resources("table"),
-    retries: rule_retries("table")
-    conda:
-        "../../envs/score.yaml"
     script:
         "../../scripts/text_understanding_table.py"
 
@@ -79,18 +79,18 @@ rule retrieval_table:
             category="2 Vision-centric text understanding",
             labels={"result": "table: caption-image retrieval", "data": "{dataset}"},
         ),
+    log:
+        "logs/retrieval_table/{dataset}.log",
+    retries: rule_retries("table")
+    conda:
+        "../../envs/score.yaml"
+    resources:
+        **rule_resources("table"),
     params:
         k=get_figure_k,
         text_models=RETRIEVAL["text_models"] if RETRIEVAL else [],
         vision_models=RETRIEVAL["vision_models"] if RETRIEVAL else [],
         version=TABLES_VERSION,
-    log:
-        "logs/retrieval_table/{dataset}.log",
-    resources:
-        **rule_resources("table"),
-    retries: rule_retries("table")
-    conda:
-        "../../envs/score.yaml"
     script:
         "../../scripts/retrieval_table.py"
 
@@ -119,16 +119,16 @@ rule t2i_table:
             category="3 Text-to-image generation",
             labels={"result": "table: FID, Inception Score, CLIP score", "data": "{dataset}"},
         ),
-    params:
-        encoders=T2I_ENCODERS,
-        version=TABLES_VERSION,
     log:
         "logs/t2i_table/{dataset}.log",
-    resources:
-        **rule_resources("table"),
     retries: rule_retries("table")
     conda:
         "../../envs/t2i.yaml"
+    resources:
+        **rule_resources("table"),
+    params:
+        encoders=T2I_ENCODERS,
+        version=TABLES_VERSION,
     script:
         "../../scripts/t2i_table.py"
 
@@ -176,18 +176,18 @@ rule concepts_table:
             category="4 Concept alignment",
             labels={"result": "table: P@k, language x vision models", "data": "{dataset}"},
         ),
+    log:
+        "logs/concepts_table/{dataset}.log",
+    retries: rule_retries("table")
+    conda:
+        "../../envs/score.yaml"
+    resources:
+        **rule_resources("table"),
     params:
         k=get_concept_figure_k,
         text_models=CONCEPTS["text_models"] if CONCEPTS else [],
         vision_models=CONCEPTS["vision_models"] if CONCEPTS else [],
         version=TABLES_VERSION,
-    log:
-        "logs/concepts_table/{dataset}.log",
-    resources:
-        **rule_resources("table"),
-    retries: rule_retries("table")
-    conda:
-        "../../envs/score.yaml"
     script:
         "../../scripts/concepts_table.py"
 
@@ -216,18 +216,18 @@ rule concept_factors_table:
             category="5 What makes concepts align",
             labels={"result": "table: dispersion, polysemy, frequency", "data": "{dataset}"},
         ),
+    log:
+        "logs/concept_factors_table/{dataset}.log",
+    retries: rule_retries("table")
+    conda:
+        "../../envs/score.yaml"
+    resources:
+        **rule_resources("table"),
     params:
         k=get_concept_figure_k,
         text_models=CONCEPTS["text_models"] if CONCEPTS else [],
         vision_models=CONCEPTS["vision_models"] if CONCEPTS else [],
         version=TABLES_VERSION,
-    log:
-        "logs/concept_factors_table/{dataset}.log",
-    resources:
-        **rule_resources("table"),
-    retries: rule_retries("table")
-    conda:
-        "../../envs/score.yaml"
     script:
         "../../scripts/concept_factors_table.py"
 
@@ -256,18 +256,18 @@ rule concept_train_fractions_table:
             category="5 What makes concepts align",
             labels={"result": "table: P@k by training share", "data": "{dataset}"},
         ),
+    log:
+        "logs/concept_train_fractions_table/{dataset}.log",
+    retries: rule_retries("table")
+    conda:
+        "../../envs/score.yaml"
+    resources:
+        **rule_resources("table"),
     params:
         k=get_concept_figure_k,
         text_models=CONCEPTS["text_models"] if CONCEPTS else [],
         vision_models=CONCEPTS["vision_models"] if CONCEPTS else [],
         version=TABLES_VERSION,
-    log:
-        "logs/concept_train_fractions_table/{dataset}.log",
-    resources:
-        **rule_resources("table"),
-    retries: rule_retries("table")
-    conda:
-        "../../envs/score.yaml"
     script:
         "../../scripts/concept_train_fractions_table.py"
 
@@ -303,16 +303,16 @@ rule concept_similarity_table:
             category="6 Similarity",
             labels={"result": "table: every metric, best layer pair", "data": "{dataset}"},
         ),
+    log:
+        "logs/concept_similarity_table/{dataset}.log",
+    retries: rule_retries("table")
+    conda:
+        "../../envs/score.yaml"
+    resources:
+        **rule_resources("table"),
     params:
         text_models=CONCEPTS["text_models"] if CONCEPTS else [],
         vision_models=CONCEPTS["vision_models"] if CONCEPTS else [],
         version=TABLES_VERSION,
-    log:
-        "logs/concept_similarity_table/{dataset}.log",
-    resources:
-        **rule_resources("table"),
-    retries: rule_retries("table")
-    conda:
-        "../../envs/score.yaml"
     script:
         "../../scripts/concept_similarity_table.py"

@@ -4,16 +4,16 @@ rule t2i_split:
         images="data/{dataset}/images.tsv",
     output:
         "data/{dataset}/t2i_split.json",
-    params:
-        spec=get_t2i_split_params,
-        version=T2I_SPLIT_VERSION,
     log:
         "logs/t2i_split/{dataset}.log",
-    resources:
-        **rule_resources("t2i_split"),
     retries: rule_retries("t2i_split")
     conda:
         "../../envs/t2i.yaml"
+    resources:
+        **rule_resources("t2i_split"),
+    params:
+        spec=get_t2i_split_params,
+        version=T2I_SPLIT_VERSION,
     script:
         "../../scripts/t2i_split.py"
 
@@ -21,15 +21,15 @@ rule t2i_split:
 rule demo_inception:
     output:
         "resources/demo-inception/inception.pth",
-    params:
-        version=DEMO_INCEPTION_VERSION,
     log:
         "logs/demo_inception/demo_inception.log",
-    resources:
-        **rule_resources("demo_inception"),
     retries: rule_retries("demo_inception")
     conda:
         "../../envs/t2i.yaml"
+    resources:
+        **rule_resources("demo_inception"),
+    params:
+        version=DEMO_INCEPTION_VERSION,
     script:
         "../../scripts/demo_inception.py"
 
@@ -39,19 +39,19 @@ rule t2i_latents:
         unpack(get_t2i_latents_input),
     output:
         "results/t2i/{dataset}/latents.h5",
-    params:
-        generator=get_generator_params,
-        version=T2I_CACHE_VERSION,
-        batch_size=config["embed"]["batch_size"],
     log:
         "logs/t2i_latents/{dataset}.log",
     benchmark:
         "results/benchmarks/t2i_latents/{dataset}.tsv"
-    resources:
-        **rule_resources("t2i_latents", gpus=1),
     retries: rule_retries("t2i_latents", gpus=1)
     conda:
         "../../envs/t2i.yaml"
+    resources:
+        **rule_resources("t2i_latents", gpus=1),
+    params:
+        generator=get_generator_params,
+        version=T2I_CACHE_VERSION,
+        batch_size=config["embed"]["batch_size"],
     script:
         "../../scripts/t2i_latents.py"
 
@@ -61,19 +61,19 @@ rule t2i_tokens:
         unpack(get_t2i_tokens_input),
     output:
         "results/t2i/{dataset}/tokens/{encoder}.h5",
-    params:
-        encoder=get_t2i_encoder_params,
-        generator=get_generator_params,
-        version=T2I_CACHE_VERSION,
     log:
         "logs/t2i_tokens/{dataset}/{encoder}.log",
     benchmark:
         "results/benchmarks/t2i_tokens/{dataset}/{encoder}.tsv"
-    resources:
-        **rule_resources("t2i_tokens", gpus=1),
     retries: rule_retries("t2i_tokens", gpus=1)
     conda:
         "../../envs/t2i.yaml"
+    resources:
+        **rule_resources("t2i_tokens", gpus=1),
+    params:
+        encoder=get_t2i_encoder_params,
+        generator=get_generator_params,
+        version=T2I_CACHE_VERSION,
     script:
         "../../scripts/t2i_tokens.py"
 
@@ -84,19 +84,19 @@ rule t2i_train:
     output:
         adapter="results/t2i/{dataset}/adapters/{encoder}.safetensors",
         losses="results/t2i/{dataset}/adapters/{encoder}_losses.json",
-    params:
-        spec=get_t2i_train_params,
-        generator=get_generator_params,
-        version=T2I_TRAIN_VERSION,
     log:
         "logs/t2i_train/{dataset}/{encoder}.log",
     benchmark:
         "results/benchmarks/t2i_train/{dataset}/{encoder}.tsv"
-    resources:
-        **rule_resources("t2i_train", gpus=1),
     retries: rule_retries("t2i_train", gpus=1)
     conda:
         "../../envs/t2i.yaml"
+    resources:
+        **rule_resources("t2i_train", gpus=1),
+    params:
+        spec=get_t2i_train_params,
+        generator=get_generator_params,
+        version=T2I_TRAIN_VERSION,
     script:
         "../../scripts/t2i_train.py"
 
@@ -106,19 +106,19 @@ rule t2i_generate:
         unpack(get_t2i_generate_input),
     output:
         directory("results/t2i/{dataset}/images/{encoder}"),
-    params:
-        generator=get_generator_params,
-        batch_size=config["embed"]["batch_size"],
-        version=T2I_GENERATE_VERSION,
     log:
         "logs/t2i_generate/{dataset}/{encoder}.log",
     benchmark:
         "results/benchmarks/t2i_generate/{dataset}/{encoder}.tsv"
-    resources:
-        **rule_resources("t2i_generate", gpus=1),
     retries: rule_retries("t2i_generate", gpus=1)
     conda:
         "../../envs/t2i.yaml"
+    resources:
+        **rule_resources("t2i_generate", gpus=1),
+    params:
+        generator=get_generator_params,
+        batch_size=config["embed"]["batch_size"],
+        version=T2I_GENERATE_VERSION,
     script:
         "../../scripts/t2i_generate.py"
 
@@ -128,17 +128,17 @@ rule t2i_metrics:
         unpack(get_t2i_metrics_input),
     output:
         "results/t2i/{dataset}/metrics/{encoder}.json",
-    params:
-        spec=get_t2i_metrics_params,
-        version=T2I_METRICS_VERSION,
     log:
         "logs/t2i_metrics/{dataset}/{encoder}.log",
     benchmark:
         "results/benchmarks/t2i_metrics/{dataset}/{encoder}.tsv"
-    resources:
-        **rule_resources("t2i_metrics", gpus=1),
     retries: rule_retries("t2i_metrics", gpus=1)
     conda:
         "../../envs/t2i.yaml"
+    resources:
+        **rule_resources("t2i_metrics", gpus=1),
+    params:
+        spec=get_t2i_metrics_params,
+        version=T2I_METRICS_VERSION,
     script:
         "../../scripts/t2i_metrics.py"
