@@ -12,7 +12,6 @@ from conftest import ROOT
 
 from synesthesia.data import concepts as cd
 
-REFERENCE = ROOT.parent / "shared" / "reference" / "vlca"
 SHIPPED = ROOT / "tests" / "data" / "vlca" / "data"  # see tests/data/vlca/SOURCE.md
 NO_WORDNET = (
     "WordNet 3.0 unavailable: install Debian's wordnet-base and wordnet-sense-index "
@@ -32,13 +31,6 @@ def wn(tmp_path_factory):
         except LookupError:
             continue
     pytest.skip(NO_WORDNET)
-
-
-def reference(name: str) -> dict[str, list[str]]:
-    path = REFERENCE / name
-    if not path.is_file():
-        pytest.skip(f"{path} not found (the study's dictionaries live in ../shared/reference/)")
-    return cd.load_published(path)
 
 
 def shipped(name: str) -> dict[str, list[str]]:
@@ -405,9 +397,9 @@ def test_zipf_to_rank_bin():
 # ---------------------------------------------------------------- published dictionaries
 
 def test_published_dictionaries_load():
-    assert (len(reference("imagenet-ul-ex-1k.json")), len(reference("imagenet-ul-1k.json"))) == (5942, 491)
-    assert sum(map(len, reference("imagenet-ul-ex-1k.json").values())) == 7194
-    cldi = reference("cldi.json")
+    assert (len(shipped("imagenet-ul-ex-1k.json")), len(shipped("imagenet-ul-1k.json"))) == (5942, 491)
+    assert sum(map(len, shipped("imagenet-ul-ex-1k.json").values())) == 7194
+    cldi = shipped("cldi.json")
     assert len(cldi) == 1690
     assert all(aliases == [word] for word, aliases in cldi.items())
 
