@@ -22,6 +22,8 @@ from synesthesia.factors import FREQUENCY_BINS, POLYSEMY_BINS, frequency_bins, p
 
 DATA = ROOT / "tests" / "data" / "vlca"
 SHIPPED = vlca.study_files(("imagenet-ul-ex-1k",))
+# The other published dictionaries, without their folds (tests/test_concepts_dictionary.py reads them).
+OTHER_DICTIONARIES = ("data/imagenet-ul-1k.json", "data/cldi.json")
 NO_WORDNET = (
     "WordNet 3.0 unavailable: install Debian's wordnet-base and wordnet-sense-index "
     "(as .ci/run does) or run nltk.download('wordnet')"
@@ -63,10 +65,12 @@ def wn(tmp_path_factory):
 
 def test_every_shipped_copy_is_a_pinned_file_and_passes_its_check():
     shipped = {path.relative_to(DATA).as_posix() for path in DATA.rglob("*") if path.is_file()}
-    assert shipped - {f.path for f in SHIPPED} == {"SOURCE.md", "LICENSE-f7006b3-CC-BY-NC-4.0", "LICENSE-83c0b1b-MIT"}
+    assert shipped - {f.path for f in SHIPPED} == {"SOURCE.md", "LICENSE-f7006b3-CC-BY-NC-4.0", "LICENSE-83c0b1b-MIT",
+                                                   *OTHER_DICTIONARIES}
     assert {f.path for f in SHIPPED} <= shipped
-    for study_file in SHIPPED:
-        vlca.check_study_file(DATA / study_file.path, study_file.path)
+    assert set(OTHER_DICTIONARIES) <= {f.path for f in vlca.STUDY_FILES}
+    for path in [*(f.path for f in SHIPPED), *OTHER_DICTIONARIES]:
+        vlca.check_study_file(DATA / path, path)
     assert sum(path.stat().st_size for path in DATA.rglob("*") if path.is_file()) < 2_000_000
 
 
