@@ -37,10 +37,15 @@ def _workflow_options(parser: argparse.ArgumentParser, directory_help: str) -> N
                              "(default: the Snakefile of the checkout synesthesia is installed from)")
 
 
+def _add_command(commands, name: str, summary: str, description: str, example: str) -> argparse.ArgumentParser:
+    """A subcommand: ``summary`` in the command list, ``description`` and ``example`` in its --help."""
+    return commands.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter, help=summary,
+                               description=textwrap.fill(description, 88), epilog=f"example:\n  {example}")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="synesthesia", formatter_class=formatter,
+        prog="synesthesia", formatter_class=argparse.RawDescriptionHelpFormatter,
         description=textwrap.fill("Measure what text encoders and vision encoders share: plan a config's grid, "
                     "prefetch what it needs, and build the HTML report of a run. The run itself is "
                     "`snakemake --cores N --configfile CONFIG`.", 88),
@@ -53,34 +58,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the version of synesthesia and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    plan_parser = commands.add_parser(
-        "plan", formatter_class=formatter,
-        help="list which embeddings and scores exist and which would run, with GPU-hours and disk",
-        description=textwrap.fill("List which embeddings and scores of a config exist in a workdir and which would "
-                    "run, "
-                    "with the estimated GPU-hours, GPUs per model and disk.", 88),
-        epilog="example:\n  synesthesia plan --configfile config.yaml -d /scratch/run --csv costs.csv")
+    plan_parser = _add_command(
+        commands, "plan",
+        "list which embeddings and scores exist and which would run, with GPU-hours and disk",
+        "List which embeddings and scores of a config exist in a workdir and which would run, "
+        "with the estimated GPU-hours, GPUs per model and disk.",
+        "synesthesia plan --configfile config.yaml -d /scratch/run --csv costs.csv")
     _workflow_options(plan_parser, "the workdir whose results count as existing (default: here)")
     plan_parser.add_argument("--csv", type=Path, metavar="CSV", help="also write the per-model costs to this CSV")
     plan_parser.add_argument("--gpu-memory-gb", type=float, default=80, metavar="GB",
                              help="memory of one GPU, for the GPUs each model needs (default: 80)")
 
-    prefetch_parser = commands.add_parser(
-        "prefetch", formatter_class=formatter,
-        help="download every hub model, dataset and file the config needs into the local caches, "
-             "for runs on offline compute nodes (HF_HUB_OFFLINE=1)",
-        description=textwrap.fill("Download every hub model, dataset and file the config needs into the local caches, "
-                    "so that the run works on compute nodes without internet (HF_HUB_OFFLINE=1).", 88),
-        epilog="example:\n  synesthesia prefetch --configfile config.yaml -d /scratch/run")
+    prefetch_parser = _add_command(
+        commands, "prefetch",
+        "download every hub model, dataset and file the config needs into the local caches, "
+        "for runs on offline compute nodes (HF_HUB_OFFLINE=1)",
+        "Download every hub model, dataset and file the config needs into the local caches, "
+        "so that the run works on compute nodes without internet (HF_HUB_OFFLINE=1).",
+        "synesthesia prefetch --configfile config.yaml -d /scratch/run")
     _workflow_options(prefetch_parser, "the workdir, where the download rules' files go (default: here)")
 
-    report_parser = commands.add_parser(
-        "report", formatter_class=formatter,
-        help="build the self-contained HTML report of a run (finished or not) and print its path",
-        description=textwrap.fill("Build Snakemake's self-contained HTML report of a run in a workdir: every table and "
-                    "figure that exists, with captions, the config's grid, the software versions, and the "
-                    "table jobs still pending. Refuses (exit 1) while no table exists.", 88),
-        epilog="example:\n  synesthesia report --configfile demo/config.yaml --output results/report.html")
+    report_parser = _add_command(
+        commands, "report",
+        "build the self-contained HTML report of a run (finished or not) and print its path",
+        "Build Snakemake's self-contained HTML report of a run in a workdir: every table and "
+        "figure that exists, with captions, the config's grid, the software versions, and the "
+        "table jobs still pending. Refuses (exit 1) while no table exists.",
+        "synesthesia report --configfile demo/config.yaml --output results/report.html")
     _workflow_options(report_parser, "the workdir of the run (default: here)")
     report_parser.add_argument("--output", "-o", type=Path, default=Path("results/report.html"), metavar="HTML",
                                help="the report to write, relative to the workdir (default: results/report.html; "
