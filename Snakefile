@@ -6,7 +6,7 @@ from snakemake.utils import min_version
 from synesthesia.config import ConfigError, load_yaml, validate_config
 from synesthesia.gpu import export_gpu_slots
 from synesthesia.prefetch import offline_gaps, preflight
-from synesthesia.slurm import status_without_accounting
+from synesthesia.slurm import StatusUnreliable, status_without_accounting
 
 min_version("9.0")
 
@@ -49,19 +49,24 @@ onstart:
     try:
         # Not before `snakemake prefetch`: it is what fills the gaps.
         if set(workflow.dag_settings.targets) != {"prefetch"}:
-            preflight(config, Path("."), _offline_gaps)
+            _planned = [(job.rule.name, job.wildcards_dict) for job in workflow.dag.needrun_jobs()]
+            preflight(config, Path("."), _offline_gaps, _planned)
     except ConfigError as error:
         raise SystemExit(str(error))
-    if _warning := status_without_accounting(workflow.executor_settings):
-        print(_warning, file=sys.stderr)
+    try:
+        if _warning := status_without_accounting(workflow.executor_settings):
+            print(_warning, file=sys.stderr)
+    except StatusUnreliable as error:
+        raise SystemExit(str(error))
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/models.smk"
+include: "workflow/rules/demo.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/embed.smk"
-include: "workflow/rules/probe.smk"
+include: "workflow/rules/glue.smk"
 include: "workflow/rules/sts.smk"
+include: "workflow/rules/association.smk"
 include: "workflow/rules/align.smk"
 include: "workflow/rules/t2i.smk"
 include: "workflow/rules/report.smk"

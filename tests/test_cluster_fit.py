@@ -49,6 +49,31 @@ def test_status_falls_back_to_squeue_when_sacct_cannot_answer(monkeypatch):
     assert slurm.status_without_accounting(SimpleNamespace(), refused) is None  # not the slurm executor
 
 
+def _sacct_fails_and_scontrol_says(config_lines):
+    def run(command, **kwargs):
+        if command[0] == "sacct":
+            return SimpleNamespace(stdout="", returncode=1, stderr="sacct: error: accounting storage is disabled\n")
+        return SimpleNamespace(stdout=config_lines, returncode=0, stderr="")
+    return run
+
+
+def test_a_min_job_age_too_short_for_squeue_stops_the_run_saying_what_to_set(monkeypatch):
+    monkeypatch.setattr(slurm.shutil, "which", lambda name: f"/usr/bin/{name}")
+    short = _sacct_fails_and_scontrol_says("JobCompType             = (null)\nMinJobAge               = 60 sec\n")
+    assert slurm.min_job_age_s(short) == 60
+    settings = SimpleNamespace(status_command="sacct", init_seconds_before_status_checks=None)
+    with pytest.raises(slurm.StatusUnreliable, match=r"MinJobAge=60 s only, less than three times the first status "
+                       r"wait \(40 s\).*--slurm-init-seconds-before-status-checks 20 "):
+        slurm.status_without_accounting(settings, short)
+    # A shorter first wait (the plugin's 3x rule: 3 x 20 = 60 <= 60) makes squeue reliable.
+    settings.init_seconds_before_status_checks = 20
+    assert slurm.status_without_accounting(settings, short).startswith("warning: sacct fails")
+    assert settings.status_command == "squeue"
+    long_enough = _sacct_fails_and_scontrol_says("MinJobAge               = 300 sec\n")
+    settings = SimpleNamespace(status_command="sacct")
+    assert slurm.status_without_accounting(settings, long_enough) and settings.status_command == "squeue"
+
+
 def test_config_numbers_given_as_strings_on_the_command_line_are_numbers():
     config = {**DEMO, "cluster": {"memory_scale": "0.1", "max_mem_mb": "4000", "account": "null"}}
     config["experiments"] = {**DEMO["experiments"], "retrieval": {**DEMO["experiments"]["retrieval"],

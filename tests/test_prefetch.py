@@ -155,22 +155,44 @@ def test_an_offline_run_stops_before_any_job_listing_what_is_not_cached(tmp_path
     config["experiments"]["sts"]["models"].append("hub-bert")
     env = hub_env(tmp_path, HF_HUB_OFFLINE="1")
     workdir = tmp_path / "work"
-    target = "data/association/text.tsv"  # a cheap job that needs no model
+    needs_the_model = "results/embeddings/sts/hub-bert.h5"
+    needs_no_model = "data/association/text.tsv"
 
-    planned = snakemake(workdir, config, env, "-n", target)
+    planned = snakemake(workdir, config, env, "-n", needs_no_model)
     assert planned.returncode == 0, planned.stderr[-3000:]
     assert ("warning: models.hub-bert: hf model org/uncached-bert is not cached; a real run refuses to start "
             "(`python -m synesthesia prefetch` caches it)") in planned.stderr
 
-    refused = snakemake(workdir, config, env, target)
+    refused = snakemake(workdir, config, env, needs_the_model)
     output = refused.stdout + refused.stderr
     assert refused.returncode != 0
     assert "config: this run needs what this machine does not have" in output
     assert "\n  models.hub-bert: hf model org/uncached-bert is not cached\n" in output
     assert "`python -m synesthesia prefetch` with the same --configfile" in output
-    assert not (workdir / target).exists()
+    assert not (workdir / "data/sts/text.tsv").exists()  # refused before its first job
 
-    ran = snakemake(workdir, {**config, "preflight": "warn"}, env, target)
+    # Only what the planned jobs need counts: a target that needs no uncached model runs.
+    ran = snakemake(workdir, config, env, needs_no_model)
     assert ran.returncode == 0, ran.stderr[-3000:]
-    assert "warning: preflight: warn: running the jobs that can run" in ran.stderr
-    assert (workdir / target).exists()
+    assert "this run needs what this machine does not have" not in ran.stdout + ran.stderr
+    assert (workdir / needs_no_model).exists()
+
+    warned = snakemake(workdir, {**config, "preflight": "warn"}, env, needs_the_model)
+    assert "warning: preflight: warn: running the jobs that can run" in warned.stderr
+    assert warned.returncode != 0 and (workdir / "data/sts/text.tsv").exists()  # ran until the model was needed
+
+
+def test_a_gap_counts_only_when_a_planned_job_reads_what_its_key_names():
+    from synesthesia.prefetch import key_needed
+
+    jobs = [("embed", {"dataset": "sts", "model": "minilm"}), ("t2i_tokens", {"dataset": "shapes", "encoder": "clip"}),
+            ("dictionary", {"dictionary": "imagenet"}), ("retrieval", {"dataset": "shapes", "text_model": "bert",
+                                                                      "vision_model": "vit"})]
+    needed = ["models.minilm", "models.clip", "models.bert", "models.vit", "datasets.shapes", "datasets.sts.images",
+              "dictionaries.imagenet", "experiments.t2i.generator", "experiments.t2i.metrics.clip_model",
+              "experiments.something_new"]
+    not_needed = ["models.opt", "datasets.concepts", "dictionaries.cldi", "experiments.glue", "experiments.sts"]
+    assert [key for key in needed + not_needed if key_needed(key, jobs)] == needed
+    assert key_needed("experiments.glue", [("glue_data", {"task": "cola"})])
+    assert key_needed("experiments.sts", [("download_cxc", {})])
+    assert key_needed("datasets.concepts", [("corpus_vocabulary", {"dictionary": "imagenet"})])

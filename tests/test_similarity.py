@@ -191,7 +191,7 @@ def test_each_metric_matches_its_naive_computation_on_a_small_example(metric):
 
 
 def test_blocked_results_equal_the_naive_full_matrices(monkeypatch):
-    monkeypatch.setattr(similarity, "_ROW_BLOCK", 7)
+    monkeypatch.setattr(similarity.spaces, "ROW_BLOCK", 7)
     x, y = _related(n=40, seed=2)
     values = _compare(x, y, k=5).values()
     for metric in METRICS:
@@ -219,7 +219,7 @@ def test_cycle_knn_of_a_space_with_itself_is_the_share_with_a_mutual_neighbour()
 
 
 def test_cycle_knn_matches_platonic_reps_dense_formula_on_all_concepts_halves_and_shuffles(monkeypatch):
-    monkeypatch.setattr(similarity, "_ROW_BLOCK", 13)
+    monkeypatch.setattr(similarity.spaces, "ROW_BLOCK", 13)
     n = 90
     x, y = _related(n=n, dx=12, dy=9, noise=0.8, seed=21)
     for k in (1, 4, 10):
@@ -292,7 +292,7 @@ def test_half_samples_are_halves_without_replacement():
 
 
 def test_a_half_sample_scores_as_the_naive_metrics_on_its_rows(monkeypatch):
-    monkeypatch.setattr(similarity, "_ROW_BLOCK", 9)
+    monkeypatch.setattr(similarity.spaces, "ROW_BLOCK", 9)
     x, y = _related(n=50, seed=12)
     comparison = _compare(x, y, k=4)
     members = draw_half_samples(50, 2, seed=3)

@@ -19,6 +19,7 @@ import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Mapping, NamedTuple, Sequence
 
 from .caches import (
     WEIGHT_FILES,
@@ -149,7 +150,7 @@ def dataset_items(config: dict, root: Path) -> list[Item]:
     if config["experiments"].get("sts", {}).get("source") == "cxc":
         from .data import sts
 
-        # The download_cxc rule's outputs (sts.smk), written by the functions it runs.
+        # The download_cxc rule's outputs (data.smk), written by the functions it runs.
         pairs, captions = root / "resources/cxc/sts_val.csv", root / "resources/cxc/captions_val2014.json"
         items += [Download("url", sts.CXC_STS_VAL_URL, ["experiments.sts"], paths=(str(pairs),),
                            download=functools.partial(sts.download_cxc_sts, pairs)),
@@ -259,16 +260,23 @@ def hub_offline(timeout: float = REACHABILITY_TIMEOUT_S) -> bool:
     return not reachable
 
 
-def offline_gaps(config: dict, root: Path = Path(".")) -> list[str]:
-    """When the hub is off, one line per item the config needs that is not cached here, each also printed
-    as a warning (a dry run plans anyway; a real run's :func:`preflight` refuses). Online: none, unchecked."""
+class Gap(NamedTuple):
+    """An item the config needs that this machine's caches lack: the config keys that need it, and one line."""
+
+    keys: list[str]
+    line: str
+
+
+def offline_gaps(config: dict, root: Path = Path(".")) -> list[Gap]:
+    """When the hub is off, each item the config needs that is not cached here, each also printed as a
+    warning (a dry run plans anyway; a real run's :func:`preflight` refuses). Online: none, unchecked."""
     needed = [item for item in config_items(config, root) if item.remote]
     if not needed or not hub_offline():
         return []
-    gaps = [gap for gap in map(_gap, needed) if gap]
+    gaps = [Gap(item.keys, line) for item, line in zip(needed, map(_gap, needed)) if line]
     consequence = "a real run refuses to start" if config.get("preflight") != "warn" else "its jobs will fail"
     for gap in gaps:
-        print(f"warning: {gap}; {consequence} (`{PREFETCH_COMMAND}` caches it)", file=sys.stderr)
+        print(f"warning: {gap.line}; {consequence} (`{PREFETCH_COMMAND}` caches it)", file=sys.stderr)
     return gaps
 
 
@@ -279,14 +287,44 @@ def _gap(item: Item) -> str | None:
         return f"{item.gap()} (cannot tell: {error_line(error)})"
 
 
-def preflight(config: dict, root: Path, gaps: list[str]) -> None:
+# Rules that read a download named by a config key outside `models.` and `datasets.`.
+_DOWNLOADING_RULES = {"experiments.glue": ("glue_data",), "experiments.sts": ("download_cxc",)}
+_MODEL_WILDCARDS = ("model", "text_model", "vision_model", "encoder")
+
+
+def key_needed(key: str, jobs: Sequence[tuple[str, Mapping[str, str]]]) -> bool:
+    """Whether one of ``jobs`` (rule name, wildcards) reads what config key ``key`` names; a key this
+    does not know counts as needed."""
+    section, _, rest = key.partition(".")
+    if section == "models":
+        return any(rest in (wildcards.get(name) for name in _MODEL_WILDCARDS) for _, wildcards in jobs)
+    if section == "datasets":
+        dataset = rest.split(".")[0]
+        # corpus_vocabulary reads a concept dataset's sentence corpus for its dictionary.
+        return any(wildcards.get("dataset") == dataset or rule == "corpus_vocabulary" for rule, wildcards in jobs)
+    if section == "dictionaries":
+        return any(rule == "dictionary" and wildcards.get("dictionary") == rest for rule, wildcards in jobs)
+    if key.startswith("experiments.t2i"):
+        return any(rule.startswith("t2i_") for rule, _ in jobs)
+    if key in _DOWNLOADING_RULES:
+        return any(rule in _DOWNLOADING_RULES[key] for rule, _ in jobs)
+    return True
+
+
+def preflight(config: dict, root: Path, gaps: list[Gap],
+              jobs: Sequence[tuple[str, Mapping[str, str]]] | None = None) -> None:
     """Before the first job of a real run: local paths that do not exist and (offline) ``gaps`` stop the
-    run with the whole list, or with ``preflight: warn`` are printed and the jobs that can run, run."""
-    problems = missing_data_paths(config, root) + gaps
+    run with the whole list, or with ``preflight: warn`` are printed and the jobs that can run, run.
+
+    ``jobs`` (rule name, wildcards) are the run's planned jobs: only gaps one of them needs count, so a
+    target that needs nothing uncached runs.
+    """
+    needed = [gap for gap in gaps if jobs is None or any(key_needed(key, jobs) for key in gap.keys)]
+    problems = missing_data_paths(config, root) + [gap.line for gap in needed]
     if not problems:
         return
     hint = (f"\nWhere the hub is reachable (a login node), `{PREFETCH_COMMAND}` with the same --configfile "
-            "caches the hub's models and datasets and the files the download rules fetch." if gaps else "")
+            "caches the hub's models and datasets and the files the download rules fetch." if needed else "")
     if config.get("preflight") == "warn":
         print("warning: preflight: warn: running the jobs that can run; those that need these will fail:\n  "
               + "\n  ".join(problems) + hint, file=sys.stderr)

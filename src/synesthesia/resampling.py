@@ -3,7 +3,7 @@
 A half-sample is a random half of the concepts drawn without replacement; the spread of
 a statistic over half-samples estimates its spread over samples of all n concepts (the
 delete-half jackknife; Shao & Wu 1989). Why not a with-replacement bootstrap, and how
-the intervals behave for each metric: :mod:`synesthesia.similarity`.
+the intervals behave for each metric: :mod:`synesthesia.similarity.metrics`.
 """
 
 from __future__ import annotations

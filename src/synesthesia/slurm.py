@@ -20,6 +20,8 @@ DEFAULT_PARTITION = ""
 
 
 SINFO_TIMEOUT_S = 10
+# snakemake-executor-plugin-slurm 2.x: seconds before its first status check, unless set.
+PLUGIN_FIRST_STATUS_WAIT_S = 40
 
 
 def partition_memory_mb(run: Callable = subprocess.run) -> dict[str, int]:
@@ -74,13 +76,44 @@ def accounting_failure(run: Callable = subprocess.run) -> str | None:
     return lines[0] if lines else f"sacct exited with {result.returncode}"
 
 
+class StatusUnreliable(Exception):
+    """Neither sacct nor squeue would see this run's finished jobs: the run would wait forever."""
+
+
+def min_job_age_s(run: Callable = subprocess.run) -> int | None:
+    """slurm.conf's MinJobAge (how long squeue still lists a finished job), from ``scontrol``; None if unknown."""
+    if shutil.which("scontrol") is None:
+        return None
+    try:
+        result = run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=SINFO_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return None
+    for line in result.stdout.splitlines() if result.returncode == 0 else []:
+        key, _, value = line.partition("=")
+        if key.strip() == "MinJobAge" and value.split() and value.split()[0].isdigit():
+            return int(value.split()[0])
+    return None
+
+
 def status_without_accounting(executor_settings, run: Callable = subprocess.run) -> str | None:
-    """Switch the slurm plugin's job status from sacct to squeue when sacct cannot answer; the warning, or None."""
+    """Switch the slurm plugin's job status from sacct to squeue when sacct cannot answer; the warning, or None.
+
+    The plugin itself goes back to sacct when MinJobAge is below three times its first status
+    wait, and would then wait forever: that case raises StatusUnreliable, saying what to set.
+    """
     if getattr(executor_settings, "status_command", None) != "sacct":
         return None
     failure = accounting_failure(run)
     if failure is None:
         return None
+    first_wait_s = getattr(executor_settings, "init_seconds_before_status_checks", None) or PLUGIN_FIRST_STATUS_WAIT_S
+    min_job_age = min_job_age_s(run)
+    if min_job_age is not None and min_job_age < 3 * first_wait_s:
+        raise StatusUnreliable(
+            f"sacct fails on this cluster ({failure}) and squeue lists a finished job for MinJobAge={min_job_age} s "
+            f"only, less than three times the first status wait ({first_wait_s} s), so the slurm plugin would poll "
+            f"sacct and wait forever. Pass --slurm-init-seconds-before-status-checks {max(min_job_age // 3, 1)} "
+            "or ask the administrators for MinJobAge >= 300 in slurm.conf")
     executor_settings.status_command = "squeue"
     return (f"warning: sacct fails on this cluster ({failure}), so job status comes from squeue instead; squeue "
             "sees a finished job for MinJobAge seconds only (slurm.conf: 300 or more). To choose yourself, pass "

@@ -109,36 +109,9 @@ wildcard_constraints:
     encoder=_one_of(T2I_ENCODERS),
 
 
-def get_dataset_params(wildcards):
-    return canonical(DATASETS[wildcards.dataset])
-
-
-def get_model_params(wildcards):
-    return canonical(model_spec(config, wildcards.model))
-
-
 def _model_input(model):
     built = tiny_model_dir(MODELS[model])
     return {"model": built} if built else {}
-
-
-def get_embed_input(wildcards):
-    table = f"data/{wildcards.dataset}/{table_for(MODELS[wildcards.model]['modality'])}"
-    return {"table": table, **_model_input(wildcards.model)}
-
-
-def get_occurrences_allowed(wildcards):
-    """A concept dataset's rows are occurrences (sentences of a word, images of a concept): its ids repeat."""
-    return wildcards.dataset in CONCEPT_DATASETS
-
-
-def get_blank_texts_allowed(wildcards):
-    """GLUE's examples are embedded as published, a blank sentence included."""
-    return wildcards.dataset in [f"glue-{task}" for task in GLUE_TASKS]
-
-
-def get_finetune_input(wildcards):
-    return {"table": f"data/glue-{wildcards.task}/text.tsv", **_model_input(wildcards.model)}
 
 
 def get_gpus(wildcards):
@@ -148,6 +121,8 @@ def get_gpus(wildcards):
 
 SLURM_PROFILE_RETRIES = load_yaml(Path(workflow.basedir) / "profiles/slurm/config.yaml")["retries"]
 # Largest node memory per partition, read once by the process that plans and submits the jobs.
+
+
 PARTITION_MEMORY_MB = partition_memory_mb() if workflow.is_main_process and not CLUSTER["max_mem_mb"] else {}
 
 
@@ -199,6 +174,93 @@ def rule_retries(rule_name, gpus=0):
     return useful_retries(_first_attempt_mb(rule_name), max(caps), SLURM_PROFILE_RETRIES)
 
 
+# -------------------- data preparation (data.smk)
+
+
+def get_dataset_params(wildcards):
+    return canonical(DATASETS[wildcards.dataset])
+
+
+def get_dictionary_params(wildcards):
+    return canonical(DICTIONARIES[wildcards.dictionary])
+
+
+def get_dataset_dictionary(wildcards):
+    return f"data/dictionaries/{DATASETS[wildcards.dataset]['dictionary']}.json"
+
+
+def get_sentences_params(wildcards):
+    spec = DATASETS[wildcards.dataset]
+    return canonical({key: spec[key] for key in ("dictionary", "candidates", "per_alias", "max_words", "sentences")})
+
+
+def get_dictionary_input(wildcards):
+    corpus = vocabulary_corpus(config, wildcards.dictionary)
+    return {"vocabulary": f"data/dictionaries/{wildcards.dictionary}.vocabulary.txt"} if corpus else {}
+
+
+def get_vocabulary_corpus_params(wildcards):
+    return canonical(vocabulary_corpus(config, wildcards.dictionary))
+
+
+def get_concept_images_params(wildcards):
+    spec = DATASETS[wildcards.dataset]
+    return canonical({key: spec[key] for key in ("dictionary", "per_concept", "images")})
+
+
+def get_glue_source(wildcards):
+    return ["resources/demo-glue"] if GLUE["dataset"] == "demo" else []
+
+
+def get_glue_params(wildcards):
+    return canonical({key: GLUE.get(key) for key in ("dataset", "limit_train", "limit_eval")})
+
+
+def get_sts_sources(wildcards):
+    root = "resources/demo-sts" if STS["source"] == "demo" else "resources/cxc"
+    return {"sts": f"{root}/sts_val.csv", "captions": f"{root}/captions_val2014.json"}
+
+
+# -------------------- embedding (embed.smk)
+
+
+def get_model_params(wildcards):
+    return canonical(model_spec(config, wildcards.model))
+
+
+def get_embed_input(wildcards):
+    table = f"data/{wildcards.dataset}/{table_for(MODELS[wildcards.model]['modality'])}"
+    return {"table": table, **_model_input(wildcards.model)}
+
+
+def get_occurrences_allowed(wildcards):
+    """A concept dataset's rows are occurrences (sentences of a word, images of a concept): its ids repeat."""
+    return wildcards.dataset in CONCEPT_DATASETS
+
+
+def get_blank_texts_allowed(wildcards):
+    """GLUE's examples are embedded as published, a blank sentence included."""
+    return wildcards.dataset in [f"glue-{task}" for task in GLUE_TASKS]
+
+
+# -------------------- GLUE probes and fine-tuning (glue.smk)
+
+
+def get_probe_params(wildcards):
+    return canonical({key: GLUE[key] for key in ("holdout_fraction", "seed")})
+
+
+def get_finetune_input(wildcards):
+    return {"table": f"data/glue-{wildcards.task}/text.tsv", **_model_input(wildcards.model)}
+
+
+def get_finetune_params(wildcards):
+    return canonical({"model": model_spec(config, wildcards.model), "finetune": FINETUNE})
+
+
+# -------------------- retrieval and concept alignment (align.smk)
+
+
 def get_retrieval_pair(wildcards):
     """Both stores of a pair and the tables they embedded (scoring checks each store against its table)."""
     return {
@@ -237,139 +299,11 @@ def get_similarity_params(wildcards):
     return canonical(CONCEPTS["similarity"])
 
 
-def _pair_results(stage, experiment):
-    """Input function: the stage's result of every (text model, vision model) pair of the experiment."""
-
-    def inputs(wildcards):
-        return expand(
-            f"results/{stage}/{{dataset}}/{{text_model}}__{{vision_model}}.json",
-            dataset=wildcards.dataset,
-            text_model=experiment["text_models"],
-            vision_model=experiment["vision_models"],
-        )
-
-    return inputs
-
-
-get_retrieval_scores = _pair_results("retrieval", RETRIEVAL)
-get_concept_scores = _pair_results("align", CONCEPTS)
-get_factor_scores = _pair_results("factors", CONCEPTS)
-get_train_fraction_scores = _pair_results("train_fractions", CONCEPTS)
-get_similarity_scores = _pair_results("similarity", CONCEPTS)
-
-
-def get_dictionary_params(wildcards):
-    return canonical(DICTIONARIES[wildcards.dictionary])
-
-
-def get_dataset_dictionary(wildcards):
-    return f"data/dictionaries/{DATASETS[wildcards.dataset]['dictionary']}.json"
-
-
-def get_sentences_params(wildcards):
-    spec = DATASETS[wildcards.dataset]
-    return canonical({key: spec[key] for key in ("dictionary", "candidates", "per_alias", "max_words", "sentences")})
-
-
-def get_dictionary_input(wildcards):
-    corpus = vocabulary_corpus(config, wildcards.dictionary)
-    return {"vocabulary": f"data/dictionaries/{wildcards.dictionary}.vocabulary.txt"} if corpus else {}
-
-
-def get_vocabulary_corpus_params(wildcards):
-    return canonical(vocabulary_corpus(config, wildcards.dictionary))
-
-
-def get_concept_images_params(wildcards):
-    spec = DATASETS[wildcards.dataset]
-    return canonical({key: spec[key] for key in ("dictionary", "per_concept", "images")})
-
-
 def get_concept_pair(wildcards):
     return {**get_retrieval_pair(wildcards), "dictionary": get_dataset_dictionary(wildcards)}
 
 
-def get_glue_source(wildcards):
-    return ["resources/demo-glue"] if GLUE["dataset"] == "demo" else []
-
-
-def get_glue_params(wildcards):
-    return canonical({key: GLUE.get(key) for key in ("dataset", "limit_train", "limit_eval")})
-
-
-def get_probe_params(wildcards):
-    return canonical({key: GLUE[key] for key in ("holdout_fraction", "seed")})
-
-
-def get_finetune_params(wildcards):
-    return canonical({"model": model_spec(config, wildcards.model), "finetune": FINETUNE})
-
-
-def get_sts_sources(wildcards):
-    root = "resources/demo-sts" if STS["source"] == "demo" else "resources/cxc"
-    return {"sts": f"{root}/sts_val.csv", "captions": f"{root}/captions_val2014.json"}
-
-
-def _scores(pattern, experiment, **wildcards):
-    return expand(pattern, model=experiment["models"], **wildcards) if experiment else []
-
-
-def get_text_understanding_scores(wildcards):
-    return {
-        "glue": _scores("results/probe/{task}/{model}.json", GLUE, task=GLUE_TASKS),
-        "finetune": expand("results/finetune/{task}/{model}.json", task=GLUE_TASKS, model=FINETUNE_MODELS),
-        "sts": _scores("results/sts/{model}.json", STS),
-        "association": _scores("results/association/{model}.json", ASSOCIATION),
-    }
-
-
-def get_figure_k(wildcards):
-    return max(RETRIEVAL["ks"])
-
-
-def get_concept_figure_k(wildcards):
-    return max(CONCEPTS["ks"])
-
-
-def get_final_outputs():
-    outputs = []
-    if GLUE or STS or ASSOCIATION:
-        outputs += [
-            "results/tables/text_understanding.csv",
-            "results/tables/text_understanding_summary.csv",
-            "results/figures/text_understanding.png",
-        ]
-    if RETRIEVAL:
-        outputs += expand("results/tables/retrieval_{dataset}.csv", dataset=RETRIEVAL["datasets"])
-        outputs += expand("results/figures/retrieval_{dataset}.png", dataset=RETRIEVAL["datasets"])
-    if T2I:
-        outputs += [f"results/tables/t2i_{T2I['dataset']}.csv", f"results/figures/t2i_{T2I['dataset']}.png"]
-    if CONCEPTS:
-        for dataset in CONCEPTS["datasets"]:
-            outputs += [
-                f"results/tables/concepts_{dataset}.csv",
-                f"results/tables/concepts_{dataset}_summary.csv",
-                f"results/figures/concepts_{dataset}.png",
-                f"results/figures/concepts_{dataset}_by_size.png",
-                f"results/tables/concepts_{dataset}_by_size.csv",
-            ]
-            if "factors" in CONCEPTS:
-                outputs += [
-                    f"results/tables/concept_factors_{dataset}.csv",
-                    f"results/figures/concept_factors_{dataset}.png",
-                ]
-            if "train_fractions" in CONCEPTS:
-                outputs += [
-                    f"results/tables/concept_train_fractions_{dataset}.csv",
-                    f"results/figures/concept_train_fractions_{dataset}.png",
-                ]
-            if "similarity" in CONCEPTS:
-                outputs += [
-                    f"results/tables/concept_similarity_{dataset}.csv",
-                    f"results/figures/concept_similarity_{dataset}.png",
-                    f"results/figures/concept_similarity_{dataset}_by_size.png",
-                ]
-    return outputs
+# -------------------- text-to-image (t2i.smk)
 
 
 def _generator_input():
@@ -450,6 +384,59 @@ def get_t2i_metrics_params(wildcards):
     return canonical(spec)
 
 
+# -------------------- tables and figures (report.smk)
+
+
+def _pair_results(stage, experiment):
+    """Input function: the stage's result of every (text model, vision model) pair of the experiment."""
+
+    def inputs(wildcards):
+        return expand(
+            f"results/{stage}/{{dataset}}/{{text_model}}__{{vision_model}}.json",
+            dataset=wildcards.dataset,
+            text_model=experiment["text_models"],
+            vision_model=experiment["vision_models"],
+        )
+
+    return inputs
+
+
+get_retrieval_scores = _pair_results("retrieval", RETRIEVAL)
+
+
+get_concept_scores = _pair_results("align", CONCEPTS)
+
+
+get_factor_scores = _pair_results("factors", CONCEPTS)
+
+
+get_train_fraction_scores = _pair_results("train_fractions", CONCEPTS)
+
+
+get_similarity_scores = _pair_results("similarity", CONCEPTS)
+
+
+def _scores(pattern, experiment, **wildcards):
+    return expand(pattern, model=experiment["models"], **wildcards) if experiment else []
+
+
+def get_text_understanding_scores(wildcards):
+    return {
+        "glue": _scores("results/probe/{task}/{model}.json", GLUE, task=GLUE_TASKS),
+        "finetune": expand("results/finetune/{task}/{model}.json", task=GLUE_TASKS, model=FINETUNE_MODELS),
+        "sts": _scores("results/sts/{model}.json", STS),
+        "association": _scores("results/association/{model}.json", ASSOCIATION),
+    }
+
+
+def get_figure_k(wildcards):
+    return max(RETRIEVAL["ks"])
+
+
+def get_concept_figure_k(wildcards):
+    return max(CONCEPTS["ks"])
+
+
 def get_t2i_results(wildcards):
     root = f"results/t2i/{wildcards.dataset}"
     return {
@@ -458,3 +445,44 @@ def get_t2i_results(wildcards):
         "split": f"data/{wildcards.dataset}/t2i_split.json",
         "text": f"data/{wildcards.dataset}/text.tsv",
     }
+
+
+def get_final_outputs():
+    outputs = []
+    if GLUE or STS or ASSOCIATION:
+        outputs += [
+            "results/tables/text_understanding.csv",
+            "results/tables/text_understanding_summary.csv",
+            "results/figures/text_understanding.png",
+        ]
+    if RETRIEVAL:
+        outputs += expand("results/tables/retrieval_{dataset}.csv", dataset=RETRIEVAL["datasets"])
+        outputs += expand("results/figures/retrieval_{dataset}.png", dataset=RETRIEVAL["datasets"])
+    if T2I:
+        outputs += [f"results/tables/t2i_{T2I['dataset']}.csv", f"results/figures/t2i_{T2I['dataset']}.png"]
+    if CONCEPTS:
+        for dataset in CONCEPTS["datasets"]:
+            outputs += [
+                f"results/tables/concepts_{dataset}.csv",
+                f"results/tables/concepts_{dataset}_summary.csv",
+                f"results/figures/concepts_{dataset}.png",
+                f"results/figures/concepts_{dataset}_by_size.png",
+                f"results/tables/concepts_{dataset}_by_size.csv",
+            ]
+            if "factors" in CONCEPTS:
+                outputs += [
+                    f"results/tables/concept_factors_{dataset}.csv",
+                    f"results/figures/concept_factors_{dataset}.png",
+                ]
+            if "train_fractions" in CONCEPTS:
+                outputs += [
+                    f"results/tables/concept_train_fractions_{dataset}.csv",
+                    f"results/figures/concept_train_fractions_{dataset}.png",
+                ]
+            if "similarity" in CONCEPTS:
+                outputs += [
+                    f"results/tables/concept_similarity_{dataset}.csv",
+                    f"results/figures/concept_similarity_{dataset}.png",
+                    f"results/figures/concept_similarity_{dataset}_by_size.png",
+                ]
+    return outputs

@@ -101,3 +101,73 @@ rule concept_images:
         version=CONCEPT_IMAGES_VERSION,
     script:
         "../../scripts/concept_images.py"
+
+
+rule glue_data:
+    input:
+        get_glue_source,
+    output:
+        text="data/glue-{task}/text.tsv",
+        labels="data/glue-{task}/labels.tsv",
+    log:
+        "logs/glue_data/{task}.log",
+    retries: rule_retries("glue_data")
+    conda:
+        "../../envs/embed.yaml"
+    resources:
+        **rule_resources("glue_data"),
+    params:
+        glue=get_glue_params,
+        version=GLUE_DATA_VERSION,
+    script:
+        "../../scripts/glue_data.py"
+
+
+rule download_cxc:
+    output:
+        sts="resources/cxc/sts_val.csv",
+        captions="resources/cxc/captions_val2014.json",
+    log:
+        "logs/download_cxc/download_cxc.log",
+    retries: rule_retries("download_cxc")
+    conda:
+        "../../envs/embed.yaml"
+    resources:
+        **rule_resources("download_cxc"),
+    script:
+        "../../scripts/download_cxc.py"
+
+
+rule sts_data:
+    input:
+        unpack(get_sts_sources),
+    output:
+        text="data/sts/text.tsv",
+        pairs="data/sts/pairs.tsv",
+    log:
+        "logs/sts_data/sts.log",
+    retries: rule_retries("sts_data")
+    conda:
+        "../../envs/embed.yaml"
+    resources:
+        **rule_resources("sts_data"),
+    params:
+        version=STS_DATA_VERSION,
+    script:
+        "../../scripts/sts_data.py"
+
+
+rule association_data:
+    output:
+        "data/association/text.tsv",
+    log:
+        "logs/association_data/association.log",
+    retries: rule_retries("association_data")
+    conda:
+        "../../envs/embed.yaml"
+    resources:
+        **rule_resources("association_data"),
+    params:
+        version=ASSOCIATION_DATA_VERSION,
+    script:
+        "../../scripts/association_data.py"

@@ -10,7 +10,7 @@ rule embed:
     retries: rule_retries("embed", gpus=get_gpus)
     conda:
         "../../envs/embed.yaml"
-    threads: 2
+    threads: config["embed"]["threads"]
     resources:
         **rule_resources("embed", gpus=get_gpus),
     params:

@@ -18,22 +18,6 @@ rule t2i_split:
         "../../scripts/t2i_split.py"
 
 
-rule demo_inception:
-    output:
-        "resources/demo-inception/inception.pth",
-    log:
-        "logs/demo_inception/demo_inception.log",
-    retries: rule_retries("demo_inception")
-    conda:
-        "../../envs/t2i.yaml"
-    resources:
-        **rule_resources("demo_inception"),
-    params:
-        version=DEMO_INCEPTION_VERSION,
-    script:
-        "../../scripts/demo_inception.py"
-
-
 rule t2i_latents:
     input:
         unpack(get_t2i_latents_input),

@@ -1,10 +1,4 @@
-"""Representation similarity between two spaces on the same concepts.
-
-``X`` (n x d1) and ``Y`` (n x d2) are row-aligned: row ``i`` of both describes
-concept ``i``. Every metric shares one convention: higher = more similar, a space
-compared with itself (or with a rotated copy of itself) scores 1 (all but
-``cycle_knn``, see below), and a shuffled pairing of the rows gives the chance
-level (see :func:`shuffled_null`).
+"""The similarity metrics of two row-aligned spaces: their kernels, :class:`Comparison` and one-call functions.
 
 - ``mutual_knn`` (Huh et al. 2024, "The Platonic Representation Hypothesis"): the
   fraction of a concept's k nearest neighbours (cosine, the concept itself
@@ -15,7 +9,7 @@ level (see :func:`shuffled_null`).
 - ``cycle_knn`` (Huh et al. 2024, platonic-rep's metrics.py): the fraction of
   concepts that are among the Y-space k nearest neighbours of at least one of
   their X-space k nearest neighbours. Not symmetric: X = language, Y = vision
-  (as :func:`layer_pair_records` passes them) is platonic-rep's direction. Below 1
+  (as :func:`.scoring.layer_pair_records` passes them) is platonic-rep's direction. Below 1
   for identical spaces, since a concept's neighbours need not count it as theirs.
 - ``cka`` / ``cka_unbiased``: linear CKA (Kornblith et al. 2019) on column-centred
   features, with the biased HSIC or Song et al.'s (2012) unbiased estimator.
@@ -23,12 +17,6 @@ level (see :func:`shuffled_null`).
   pairs that are mutual k-nearest neighbours, as their reference code computes it.
 - ``svcca`` (Raghu et al. 2017): the mean canonical correlation between the two
   spaces after each is reduced to its top principal components.
-
-Scale: nothing n x n is held. Neighbour lists come from row blocks of the cosine
-matrix; CKA and SVCCA come from d x d scatter and cross-scatter matrices summed
-over row blocks. SVCCA with a variance fraction needs a dense eigendecomposition
-of each d x d scatter (O(d^3): tens of seconds at d = 4096 on two cores); an
-integer number of components uses an iterative solver instead.
 
 Uncertainty over concepts (:func:`half_sample_ci`) comes from half-samples: random
 halves of the concepts drawn without replacement, each metric recomputed on each
@@ -53,217 +41,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from .records import write_records
-from .resampling import DEFAULT_HALF_SAMPLES, DEFAULT_PERMUTATIONS, draw_half_samples, half_sample_interval
-
-DEFAULT_K = 10
-DEFAULT_KEEP = 0.99
-# Rows per block of an n-wide matrix: 1024 x 20,000 float32 is 80 MB.
-_ROW_BLOCK = 1024
-# Neighbour lists hold max(8k, 64) entries: a half-sample keeps each listed
-# concept with probability 1/2, so a row's k nearest lie within about 2k entries,
-# and fewer than k among the list is a Binomial(depth, 1/2) < k event: below 1e-11
-# for every k, 2e-13 for k = 10.
-_DEPTH_PER_K = 8
-_MIN_DEPTH = 64
-# An integer number of SVCCA components below this share of the dimension is
-# found iteratively; above it the dense eigendecomposition is as fast.
-_ITERATIVE_SHARE = 0.25
+from ..resampling import DEFAULT_HALF_SAMPLES, DEFAULT_PERMUTATIONS, draw_half_samples, half_sample_interval
+from . import spaces
+from .spaces import (
+    DEFAULT_K,
+    DEFAULT_KEEP,
+    Neighbours,
+    Space,
+    centred_blocks,
+    positions_in,
+    reverse_positions,
+    unbiased_hsic,
+)
 
 KNN_METRICS = ("mutual_knn", "nn_in_knn", "cycle_knn", "cknna")
 CKA_METRICS = ("cka", "cka_unbiased")
-
-
-# --------------------------------------------------------------------- one space
-
-
-@dataclass(frozen=True)
-class Neighbours:
-    """Each row's nearest other rows by cosine, nearest first, ties to the lower index.
-
-    ``reverse[i, s]``: where row ``i`` stands in the list of its ``s``-th neighbour (-1: not listed).
-    """
-
-    index: np.ndarray  # n x depth
-    cosine: np.ndarray  # n x depth
-    reverse: np.ndarray  # n x depth
-
-    def reordered(self, order: np.ndarray) -> Neighbours:
-        """The lists of the rows taken in ``order`` (new row i is old row order[i]), relabelled to match."""
-        new_label = np.argsort(order)
-        return Neighbours(new_label[self.index[order]], self.cosine[order], self.reverse[order])
-
-
-def cosine_neighbours(x: np.ndarray, depth: int) -> Neighbours:
-    """The ``depth`` most cosine-similar other rows of every row, from row blocks of the cosine matrix."""
-    n = len(x)
-    if not 1 <= depth < n:
-        raise ValueError(f"cannot list {depth} neighbours among {n} rows")
-    norms = np.linalg.norm(x, axis=1)
-    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(x.dtype)
-    index = np.empty((n, depth), dtype=np.int64)
-    cosine = np.empty((n, depth), dtype=np.float64)
-    for start in range(0, n, _ROW_BLOCK):
-        stop = min(start + _ROW_BLOCK, n)
-        block = x[start:stop] @ x.T
-        block *= inverse[start:stop, None]
-        block *= inverse[None, :]
-        block[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        top = np.argpartition(block, n - depth, axis=1)[:, n - depth:]
-        values = np.take_along_axis(block, top, axis=1)
-        order = np.lexsort((top, -values), axis=1)
-        index[start:stop] = np.take_along_axis(top, order, axis=1)
-        cosine[start:stop] = np.take_along_axis(values, order, axis=1)
-    return Neighbours(index, cosine, _reverse_positions(index))
-
-
-def _reverse_positions(index: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
-    """Where each row stands in the list of each of its neighbours, -1 if not listed.
-
-    With ``other`` (another space's lists of the same rows): where row ``i`` stands
-    in ``other``'s list of each of its neighbours in ``index``.
-    """
-    other = index if other is None else other
-    reverse = np.empty_like(index)
-    for start in range(0, len(index), _ROW_BLOCK):
-        stop = min(start + _ROW_BLOCK, len(index))
-        their_lists = other[index[start:stop]]
-        match = their_lists == np.arange(start, stop)[:, None, None]
-        reverse[start:stop] = np.where(match.any(axis=2), match.argmax(axis=2), -1)
-    return reverse
-
-
-def _positions(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``pos[i, s]``: where ``a[i, s]`` stands in ``b[i]``, -1 if absent."""
-    positions = np.empty_like(a)
-    for start in range(0, len(a), _ROW_BLOCK):
-        stop = min(start + _ROW_BLOCK, len(a))
-        match = a[start:stop, :, None] == b[start:stop, None, :]
-        positions[start:stop] = np.where(match.any(axis=2), match.argmax(axis=2), -1)
-    return positions
-
-
-def _centred_blocks(x: np.ndarray, mean: np.ndarray, order: np.ndarray | None = None):
-    """Row blocks of ``x - mean`` (rows taken in ``order`` if given), in ``x``'s precision."""
-    for start in range(0, len(x), _ROW_BLOCK):
-        rows = slice(start, start + _ROW_BLOCK) if order is None else order[start:start + _ROW_BLOCK]
-        yield (x[rows] - mean).astype(x.dtype, copy=False)
-
-
-def _as_features(x, name: str) -> np.ndarray:
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (concepts x dimensions), got shape {x.shape}")
-    if x.dtype not in (np.float32, np.float64):
-        x = x.astype(np.float32 if x.dtype == np.float16 else np.float64)
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} holds non-finite values in {int((~np.isfinite(x).all(axis=1)).sum())} rows")
-    return x
-
-
-class Space:
-    """One side's features and the work every comparison with it reuses, each part computed on first use."""
-
-    def __init__(self, features, k: int = DEFAULT_K, keep: float | int = DEFAULT_KEEP, name: str = "X"):
-        self.x = _as_features(features, name)
-        self.n, self.dim = self.x.shape
-        self.k, self.keep, self.name = k, keep, name
-        self.mean = self.x.mean(axis=0, dtype=np.float64)
-
-    @cached_property
-    def neighbours(self) -> Neighbours:
-        if not 1 <= self.k < self.n - 1:
-            raise ValueError(f"{self.name}: k={self.k} nearest neighbours need more than {self.k + 1} concepts, "
-                             f"got {self.n}")
-        return cosine_neighbours(self.x, min(max(_DEPTH_PER_K * self.k, _MIN_DEPTH), self.n - 1))
-
-    @cached_property
-    def row_norms(self) -> np.ndarray:
-        """Squared norms of the centred rows: the diagonal of the centred linear kernel."""
-        return np.concatenate([np.einsum("ij,ij->i", b, b, dtype=np.float64)
-                               for b in _centred_blocks(self.x, self.mean)])
-
-    @cached_property
-    def scatter(self) -> np.ndarray:
-        """X~^T X~ (d x d), or the Gram matrix X~ X~^T when there are fewer rows than dimensions.
-
-        Both have the same Frobenius norm and the same non-zero eigenvalues.
-        """
-        if self.dim <= self.n:
-            total = np.zeros((self.dim, self.dim))
-            for block in _centred_blocks(self.x, self.mean):
-                total += block.T @ block
-            return total
-        centred = (self.x - self.mean).astype(np.float64)
-        return centred @ centred.T
-
-    @cached_property
-    def scatter_norm(self) -> float:
-        return float(np.linalg.norm(self.scatter))
-
-    @cached_property
-    def self_hsic_unbiased(self) -> float:
-        return _unbiased_hsic(self.scatter_norm ** 2, float(self.row_norms @ self.row_norms),
-                              float(self.row_norms.sum()), float(self.row_norms.sum()), self.n)
-
-    @cached_property
-    def whitening(self) -> np.ndarray:
-        """W (d x r): ``X~ W`` are the top ``keep`` principal components, scaled to unit scatter."""
-        # matrix_rank's tolerance on singular values, squared for the scatter's eigenvalues
-        tolerance = (max(self.n, self.dim) * np.finfo(self.x.dtype).eps) ** 2
-        values, vectors = _principal(self.scatter, self.keep, tolerance, self.name)
-        if self.dim <= self.n:
-            return vectors / np.sqrt(values)
-        # Gram route: X~^T u / lambda maps a row onto the unit-scatter component u.
-        centred = (self.x - self.mean).astype(np.float64)
-        return centred.T @ vectors / values
-
-    @cached_property
-    def components(self) -> np.ndarray:
-        """The whitened principal components of every row (n x r), for half-samples."""
-        return np.concatenate([b @ self.whitening.astype(self.x.dtype) for b in _centred_blocks(self.x, self.mean)])
-
-
-def _principal(scatter: np.ndarray, keep: float | int, tolerance: float,
-               name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Top eigenvalues (descending) and eigenvectors of a scatter matrix: a variance fraction or a count.
-
-    Components below ``tolerance`` times the largest eigenvalue are numerically
-    absent (the space's rank is lower); keeping one is refused.
-    """
-    import scipy.linalg
-    import scipy.sparse.linalg
-
-    size = len(scatter)
-    if isinstance(keep, (int, np.integer)) and not isinstance(keep, bool):
-        if not 1 <= keep < size:
-            raise ValueError(f"{name}: SVCCA keeps {keep} components but the space has rank at most {size - 1}")
-        if keep < _ITERATIVE_SHARE * size:
-            # Lanczos needs only products with the scatter: far cheaper than the dense O(d^3) solver.
-            values, vectors = scipy.sparse.linalg.eigsh(scatter, k=int(keep), which="LA", tol=0,
-                                                        v0=np.ones(size) / np.sqrt(size))
-        else:
-            values, vectors = scipy.linalg.eigh(scatter, subset_by_index=[size - keep, size - 1], driver="evr",
-                                                check_finite=False)
-        order = np.argsort(values)[::-1]
-        values, vectors = values[order], vectors[:, order]
-    elif 0 < keep <= 1:
-        values, vectors = scipy.linalg.eigh(scatter, driver="evd", check_finite=False)
-        values, vectors = values[::-1], vectors[:, ::-1]
-        share = np.cumsum(np.clip(values, 0, None)) / np.clip(values, 0, None).sum()
-        # numerically absent components add no variance, whatever the share asked for
-        count = min(int(np.searchsorted(share, keep * (1 - 1e-12))) + 1, int((values > values[0] * tolerance).sum()))
-        values, vectors = values[:count], vectors[:, :count]
-    else:
-        raise ValueError(f"SVCCA keep must be a variance fraction in (0, 1] or a number of components, not {keep!r}")
-    if values[-1] <= values[0] * tolerance:
-        raise ValueError(f"{name}: SVCCA keeps {len(values)} components but only "
-                         f"{int((values > values[0] * tolerance).sum())} carry variance")
-    return values, vectors
 
 
 # --------------------------------------------------------------------- k-NN metrics
@@ -279,16 +75,16 @@ class _Graph:
 
     @cached_property
     def x_in_y(self) -> np.ndarray:
-        return _positions(self.x.index, self.y.index)
+        return positions_in(self.x.index, self.y.index)
 
     @cached_property
     def y_in_x(self) -> np.ndarray:
-        return _positions(self.y.index, self.x.index)
+        return positions_in(self.y.index, self.x.index)
 
     @cached_property
     def x_back_in_y(self) -> np.ndarray:
         """``[i, s]``: where row ``i`` stands in Y's list of its ``s``-th X-neighbour, -1 if not listed."""
-        return _reverse_positions(self.x.index, self.y.index)
+        return reverse_positions(self.x.index, self.y.index)
 
     def shuffled(self, permutation: np.ndarray) -> _Graph:
         """The graph of X against Y[permutation]: Y's lists relabelled, no cosine recomputed."""
@@ -381,26 +177,16 @@ def _knn_scores(graph: _Graph, members: np.ndarray, metrics: Sequence[str]) -> d
 def _cross_scatter(x: Space, y: Space, order: np.ndarray | None = None) -> np.ndarray:
     """X~^T Y~ (d1 x d2), pairing row i of X with row ``order[i]`` of Y; summed over row blocks."""
     total = np.zeros((x.dim, y.dim))
-    for x_block, y_block in zip(_centred_blocks(x.x, x.mean), _centred_blocks(y.x, y.mean, order)):
+    for x_block, y_block in zip(centred_blocks(x.x, x.mean), centred_blocks(y.x, y.mean, order)):
         total += x_block.T @ y_block
     return total
-
-
-def _unbiased_hsic(cross_squared: float, diagonal_product: float, sum_a: float, sum_b: float, n: int) -> float:
-    """Song et al.'s unbiased HSIC (times n(n - 3)) of two centred linear kernels, from O(nd) summaries.
-
-    The kernels' diagonals are the squared row norms ``a`` and ``b``; centring makes
-    their row sums zero, so tr(K~L~) = ||X~^T Y~||^2 - sum a_i b_i, 1'K~1 = -sum a
-    and 1'K~L~1 = sum a_i b_i, where K~ is K with its diagonal set to zero.
-    """
-    return cross_squared - diagonal_product + sum_a * sum_b / ((n - 1) * (n - 2)) - 2 * diagonal_product / (n - 2)
 
 
 def _cka_scores(x: Space, y: Space, cross: np.ndarray, y_norms: np.ndarray) -> dict[str, float]:
     if x.n < 4:
         raise ValueError(f"CKA's unbiased estimator needs at least 4 concepts, got {x.n}")
     cross_squared = float(np.einsum("ij,ij->", cross, cross))
-    unbiased = _unbiased_hsic(cross_squared, float(x.row_norms @ y_norms), float(x.row_norms.sum()),
+    unbiased = unbiased_hsic(cross_squared, float(x.row_norms @ y_norms), float(x.row_norms.sum()),
                               float(y_norms.sum()), x.n)
     return {"cka": cross_squared / (x.scatter_norm * y.scatter_norm),
             "cka_unbiased": float(unbiased / np.sqrt(x.self_hsic_unbiased * y.self_hsic_unbiased))}
@@ -424,8 +210,9 @@ def _cka_half_samples(x: Space, y: Space, members: np.ndarray) -> dict[str, np.n
     y_centred = (y.x - y.mean).astype(y.x.dtype)
     columns = members.T.astype(np.promote_types(x.x.dtype, y.x.dtype))
     forms = {pair: np.zeros(len(members)) for pair in ("kl", "kk", "ll")}
-    for start in range(0, x.n, _ROW_BLOCK):
-        rows = slice(start, start + _ROW_BLOCK)
+    # read from its module at call time, so one setting (tests shrink it) reaches every blocked loop
+    for start in range(0, x.n, spaces.ROW_BLOCK):
+        rows = slice(start, start + spaces.ROW_BLOCK)
         k_block, l_block = x_centred[rows] @ x_centred.T, y_centred[rows] @ y_centred.T
         for pair, product in (("kl", k_block * l_block), ("kk", k_block * k_block), ("ll", l_block * l_block)):
             forms[pair] += np.einsum("ir,ir->r", columns[rows], product @ columns, dtype=np.float64)
@@ -443,7 +230,7 @@ def _sampled_hsic(form: np.ndarray, k_w: np.ndarray, l_w: np.ndarray, a: np.ndar
     """Biased and unbiased HSIC (up to factors that cancel in CKA) of each sample.
 
     ``form`` is w'(K∘L)w, ``k_w`` and ``l_w`` are Kw and Lw (n x samples), ``a`` and
-    ``b`` the kernels' diagonals; the unbiased terms are those of :func:`_unbiased_hsic`
+    ``b`` the kernels' diagonals; the unbiased terms are those of :func:`unbiased_hsic`
     without the centring shortcut, since a sample's rows do not sum to zero.
     """
     m = members.sum(axis=1)
@@ -492,12 +279,12 @@ class Comparison:
         return _cross_scatter(self.x, self.y)
 
     def values(self, metrics: Sequence[str] | None = None) -> dict[str, float]:
-        return self._scores(_check_metrics(metrics))
+        return self._scores(check_metrics(metrics))
 
     def null(self, metrics: Sequence[str] | None = None, permutations: int = DEFAULT_PERMUTATIONS,
              seed: int = 0) -> dict[str, np.ndarray]:
         """Each metric on ``permutations`` random pairings of X's rows with Y's: the chance level."""
-        metrics = _check_metrics(metrics)
+        metrics = check_metrics(metrics)
         rng = np.random.default_rng(seed)
         draws = [self._scores(metrics, rng.permutation(self.n)) for _ in range(permutations)]
         return {metric: np.array([draw[metric] for draw in draws]) for metric in metrics}
@@ -505,7 +292,7 @@ class Comparison:
     def half_samples(self, metrics: Sequence[str] | None = None, count: int = DEFAULT_HALF_SAMPLES,
                      seed: int = 0) -> dict[str, np.ndarray]:
         """Each metric on ``count`` random halves of the concepts (see the module notes)."""
-        metrics = _check_metrics(metrics)
+        metrics = check_metrics(metrics)
         if set(metrics) & set(KNN_METRICS) and self.n // 2 < self.k + 2:
             raise ValueError(f"half-samples of {self.n} concepts are too small for k={self.k} neighbours")
         members = draw_half_samples(self.n, count, seed)
@@ -616,7 +403,8 @@ METRICS: dict[str, Callable[..., float]] = {
 }
 
 
-def _check_metrics(metrics: Sequence[str] | None) -> list[str]:
+def check_metrics(metrics: Sequence[str] | None) -> list[str]:
+    """The metric names asked for, all of :data:`METRICS` when ``None``; an unknown name is refused."""
     metrics = list(METRICS) if metrics is None else list(metrics)
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
@@ -638,131 +426,3 @@ def half_sample_ci(metric: str, x, y, half_samples: int = DEFAULT_HALF_SAMPLES, 
     return half_sample_interval(estimate, comparison.half_samples([metric], half_samples, seed)[metric], comparison.n,
                                 level)
 
-
-# --------------------------------------------------------------------- records
-
-
-_NO_UNCERTAINTY = {"ci_low": None, "ci_high": None, "level": None, "half_samples": 0,
-                   "null_mean": None, "null_std": None, "null_p": None, "permutations": 0}
-
-
-def _uncertainty(comparison: Comparison, metrics: Sequence[str], values: Mapping[str, float], half_samples: int,
-                 permutations: int, level: float, seed: int) -> dict[str, dict]:
-    """Half-sample interval and shuffled-pairing null of each metric, as record fields."""
-    halves = comparison.half_samples(metrics, half_samples, seed) if half_samples else {}
-    null = comparison.null(metrics, permutations, seed + 1) if permutations else {}
-    fields = {}
-    for metric in metrics:
-        fields[metric] = dict(_NO_UNCERTAINTY)
-        if half_samples:
-            low, high = half_sample_interval(values[metric], halves[metric], comparison.n, level)
-            fields[metric].update(ci_low=low, ci_high=high, level=level, half_samples=half_samples)
-        if permutations:
-            chance = null[metric]
-            fields[metric].update(
-                null_mean=float(chance.mean()),
-                null_std=float(chance.std(ddof=1)) if permutations > 1 else None,
-                # the share of pairings (the observed one counted) scoring at least the observed value
-                null_p=float((1 + (chance >= values[metric]).sum()) / (1 + permutations)),
-                permutations=permutations,
-            )
-    return fields
-
-
-def layer_pair_records(
-    text_layers: Mapping[str, np.ndarray],
-    vision_layers: Mapping[str, np.ndarray],
-    metrics: Sequence[str] | None = None,
-    k: int = DEFAULT_K,
-    keep: float | int = DEFAULT_KEEP,
-    half_samples: int = DEFAULT_HALF_SAMPLES,
-    permutations: int = DEFAULT_PERMUTATIONS,
-    level: float = 0.95,
-    seed: int = 0,
-    uncertainty: str = "best",
-) -> list[dict]:
-    """Every metric for every (text layer, vision layer) pair, then the best pair per metric, in long format.
-
-    Each side's rows are scaled to unit length first, the project's cosine
-    convention (Huh et al. normalise before every metric too); X is the text side,
-    Y the vision side. Records have ``selection`` ``"layer_pair"`` (one per pair and
-    metric) or ``"best"`` (one per metric: its highest-scoring pair). ``uncertainty``:
-    ``"best"`` adds half-sample intervals and the shuffled-pairing null to each
-    metric's best pair, ``"all"`` to every pair. The best pair is chosen on the
-    concepts it is scored on, so with many layers its value is optimistic.
-    """
-    from .align import normalize_rows
-
-    metrics = _check_metrics(metrics)
-    if uncertainty not in ("best", "all"):
-        raise ValueError(f"uncertainty must be 'best' or 'all', not {uncertainty!r}")
-    text_rows = {str(layer): rows for layer, rows in text_layers.items()}
-    sizes = {len(rows) for rows in (*text_rows.values(), *vision_layers.values())}
-    if len(sizes) != 1:
-        raise ValueError(f"layers hold different numbers of concepts: {sorted(sizes)}")
-    (n_concepts,) = sizes
-
-    def text_space(layer: str) -> Space:
-        return Space(normalize_rows(text_rows[layer]), k, keep, f"text layer {layer}")
-
-    vision_spaces = {str(layer): Space(normalize_rows(rows), k, keep, f"vision layer {layer}")
-                     for layer, rows in vision_layers.items()}
-    values, fields = {}, {}
-    for text_layer in text_rows:
-        space = text_space(text_layer)
-        for vision_layer, vision_space in vision_spaces.items():
-            comparison = Comparison(space, vision_space)
-            values[text_layer, vision_layer] = comparison.values(metrics)
-            if uncertainty == "all":
-                fields[text_layer, vision_layer] = _uncertainty(comparison, metrics, values[text_layer, vision_layer],
-                                                                half_samples, permutations, level, seed)
-    best = {metric: max(values, key=lambda pair: np.nan_to_num(values[pair][metric], nan=-np.inf))
-            for metric in metrics}
-    if uncertainty == "best":
-        for pair in dict.fromkeys(best.values()):
-            comparison = Comparison(text_space(pair[0]), vision_spaces[pair[1]])
-            chosen = [metric for metric in metrics if best[metric] == pair]
-            fields[pair] = _uncertainty(comparison, chosen, values[pair], half_samples, permutations, level, seed)
-
-    def record(metric: str, pair: tuple[str, str], selection: str) -> dict:
-        return {"metric": metric, "value": values[pair][metric], "selection": selection,
-                "text_layer": pair[0], "vision_layer": pair[1], "n_concepts": n_concepts,
-                "k": k if metric in KNN_METRICS else None, "keep": keep if metric == "svcca" else None,
-                **fields.get(pair, {}).get(metric, _NO_UNCERTAINTY)}
-
-    return ([record(metric, pair, "layer_pair") for pair in values for metric in metrics]
-            + [record(metric, best[metric], "best") for metric in metrics])
-
-
-def concept_language_rows(language: np.ndarray, gold: Sequence[np.ndarray]) -> np.ndarray:
-    """One language row per concept: the mean of its aliases' unit-length rows, so each alias weighs the same."""
-    from .align import normalize_rows
-
-    rows = np.concatenate(gold)
-    starts = np.concatenate([[0], np.cumsum([len(g) for g in gold])[:-1]])
-    sums = np.add.reduceat(normalize_rows(language[rows].astype(np.float64)), starts, axis=0)
-    return (sums / np.array([len(g) for g in gold])[:, None]).astype(np.float32)
-
-
-def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict,
-                     tables: Sequence[str] | None = None) -> list[dict]:
-    """Similarity metrics of one (language model, vision model) pair on a dictionary's shared concepts.
-
-    A concept's vision row is its store row, its language row the mean of its
-    aliases' rows (:func:`concept_language_rows`). ``spec`` may set ``metrics``,
-    ``k``, ``keep``, ``half_samples``, ``permutations``, ``level``, ``seed`` and
-    ``uncertainty`` (see :func:`layer_pair_records`).
-    """
-    from .align import concept_pair_identity, concept_pairs, read_pair
-    from .data.concepts import read_dictionary
-
-    text, vision = read_pair(text_path, vision_path, tables)
-    dictionary = read_dictionary(dictionary_path)
-    pairs = concept_pairs(vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts)
-    records = layer_pair_records(
-        {str(text.attrs["layer"]): concept_language_rows(pairs.language, pairs.gold)},
-        {str(vision.attrs["layer"]): pairs.vision},
-        **{key: spec[key] for key in ("metrics", "k", "keep", "half_samples", "permutations", "level", "seed",
-                                      "uncertainty") if key in spec},
-    )
-    return write_records(out, concept_pair_identity(text, vision, dictionary.name, "similarity"), records)

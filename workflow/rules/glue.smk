@@ -1,39 +1,3 @@
-rule demo_glue:
-    output:
-        directory("resources/demo-glue"),
-    log:
-        "logs/demo_glue/demo_glue.log",
-    retries: rule_retries("demo_glue")
-    conda:
-        "../../envs/embed.yaml"
-    resources:
-        **rule_resources("demo_glue"),
-    params:
-        version=DEMO_GLUE_VERSION,
-    script:
-        "../../scripts/demo_glue.py"
-
-
-rule glue_data:
-    input:
-        get_glue_source,
-    output:
-        text="data/glue-{task}/text.tsv",
-        labels="data/glue-{task}/labels.tsv",
-    log:
-        "logs/glue_data/{task}.log",
-    retries: rule_retries("glue_data")
-    conda:
-        "../../envs/embed.yaml"
-    resources:
-        **rule_resources("glue_data"),
-    params:
-        glue=get_glue_params,
-        version=GLUE_DATA_VERSION,
-    script:
-        "../../scripts/glue_data.py"
-
-
 rule probe:
     input:
         embeddings="results/embeddings/glue-{task}/{model}.h5",
@@ -47,7 +11,7 @@ rule probe:
     retries: rule_retries("probe")
     conda:
         "../../envs/embed.yaml"
-    threads: 2
+    threads: config["embed"]["threads"]
     resources:
         **rule_resources("probe"),
     params:
@@ -70,7 +34,7 @@ rule finetune:
     retries: rule_retries("finetune", gpus=get_gpus)
     conda:
         "../../envs/embed.yaml"
-    threads: 2
+    threads: config["embed"]["threads"]
     resources:
         **rule_resources("finetune", gpus=get_gpus),
     params:

@@ -1,0 +1,137 @@
+"""Similarity records: every metric for every layer pair, and the concept-similarity rule's entry point."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..records import write_records
+from ..resampling import DEFAULT_HALF_SAMPLES, DEFAULT_PERMUTATIONS, half_sample_interval
+from .metrics import KNN_METRICS, Comparison, check_metrics
+from .spaces import DEFAULT_K, DEFAULT_KEEP, Space
+
+_NO_UNCERTAINTY = {"ci_low": None, "ci_high": None, "level": None, "half_samples": 0,
+                   "null_mean": None, "null_std": None, "null_p": None, "permutations": 0}
+
+
+def _uncertainty(comparison: Comparison, metrics: Sequence[str], values: Mapping[str, float], half_samples: int,
+                 permutations: int, level: float, seed: int) -> dict[str, dict]:
+    """Half-sample interval and shuffled-pairing null of each metric, as record fields."""
+    halves = comparison.half_samples(metrics, half_samples, seed) if half_samples else {}
+    null = comparison.null(metrics, permutations, seed + 1) if permutations else {}
+    fields = {}
+    for metric in metrics:
+        fields[metric] = dict(_NO_UNCERTAINTY)
+        if half_samples:
+            low, high = half_sample_interval(values[metric], halves[metric], comparison.n, level)
+            fields[metric].update(ci_low=low, ci_high=high, level=level, half_samples=half_samples)
+        if permutations:
+            chance = null[metric]
+            fields[metric].update(
+                null_mean=float(chance.mean()),
+                null_std=float(chance.std(ddof=1)) if permutations > 1 else None,
+                # the share of pairings (the observed one counted) scoring at least the observed value
+                null_p=float((1 + (chance >= values[metric]).sum()) / (1 + permutations)),
+                permutations=permutations,
+            )
+    return fields
+
+
+def layer_pair_records(
+    text_layers: Mapping[str, np.ndarray],
+    vision_layers: Mapping[str, np.ndarray],
+    metrics: Sequence[str] | None = None,
+    k: int = DEFAULT_K,
+    keep: float | int = DEFAULT_KEEP,
+    half_samples: int = DEFAULT_HALF_SAMPLES,
+    permutations: int = DEFAULT_PERMUTATIONS,
+    level: float = 0.95,
+    seed: int = 0,
+    uncertainty: str = "best",
+) -> list[dict]:
+    """Every metric for every (text layer, vision layer) pair, then the best pair per metric, in long format.
+
+    Each side's rows are scaled to unit length first, the project's cosine
+    convention (Huh et al. normalise before every metric too); X is the text side,
+    Y the vision side. Records have ``selection`` ``"layer_pair"`` (one per pair and
+    metric) or ``"best"`` (one per metric: its highest-scoring pair). ``uncertainty``:
+    ``"best"`` adds half-sample intervals and the shuffled-pairing null to each
+    metric's best pair, ``"all"`` to every pair. The best pair is chosen on the
+    concepts it is scored on, so with many layers its value is optimistic.
+    """
+    from ..align import normalize_rows
+
+    metrics = check_metrics(metrics)
+    if uncertainty not in ("best", "all"):
+        raise ValueError(f"uncertainty must be 'best' or 'all', not {uncertainty!r}")
+    text_rows = {str(layer): rows for layer, rows in text_layers.items()}
+    sizes = {len(rows) for rows in (*text_rows.values(), *vision_layers.values())}
+    if len(sizes) != 1:
+        raise ValueError(f"layers hold different numbers of concepts: {sorted(sizes)}")
+    (n_concepts,) = sizes
+
+    def text_space(layer: str) -> Space:
+        return Space(normalize_rows(text_rows[layer]), k, keep, f"text layer {layer}")
+
+    vision_spaces = {str(layer): Space(normalize_rows(rows), k, keep, f"vision layer {layer}")
+                     for layer, rows in vision_layers.items()}
+    values, fields = {}, {}
+    for text_layer in text_rows:
+        space = text_space(text_layer)
+        for vision_layer, vision_space in vision_spaces.items():
+            comparison = Comparison(space, vision_space)
+            values[text_layer, vision_layer] = comparison.values(metrics)
+            if uncertainty == "all":
+                fields[text_layer, vision_layer] = _uncertainty(comparison, metrics, values[text_layer, vision_layer],
+                                                                half_samples, permutations, level, seed)
+    best = {metric: max(values, key=lambda pair: np.nan_to_num(values[pair][metric], nan=-np.inf))
+            for metric in metrics}
+    if uncertainty == "best":
+        for pair in dict.fromkeys(best.values()):
+            comparison = Comparison(text_space(pair[0]), vision_spaces[pair[1]])
+            chosen = [metric for metric in metrics if best[metric] == pair]
+            fields[pair] = _uncertainty(comparison, chosen, values[pair], half_samples, permutations, level, seed)
+
+    def record(metric: str, pair: tuple[str, str], selection: str) -> dict:
+        return {"metric": metric, "value": values[pair][metric], "selection": selection,
+                "text_layer": pair[0], "vision_layer": pair[1], "n_concepts": n_concepts,
+                "k": k if metric in KNN_METRICS else None, "keep": keep if metric == "svcca" else None,
+                **fields.get(pair, {}).get(metric, _NO_UNCERTAINTY)}
+
+    return ([record(metric, pair, "layer_pair") for pair in values for metric in metrics]
+            + [record(metric, best[metric], "best") for metric in metrics])
+
+
+def concept_language_rows(language: np.ndarray, gold: Sequence[np.ndarray]) -> np.ndarray:
+    """One language row per concept: the mean of its aliases' unit-length rows, so each alias weighs the same."""
+    from ..align import normalize_rows
+
+    rows = np.concatenate(gold)
+    starts = np.concatenate([[0], np.cumsum([len(g) for g in gold])[:-1]])
+    sums = np.add.reduceat(normalize_rows(language[rows].astype(np.float64)), starts, axis=0)
+    return (sums / np.array([len(g) for g in gold])[:, None]).astype(np.float32)
+
+
+def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict,
+                     tables: Sequence[str] | None = None) -> list[dict]:
+    """Similarity metrics of one (language model, vision model) pair on a dictionary's shared concepts.
+
+    A concept's vision row is its store row, its language row the mean of its
+    aliases' rows (:func:`concept_language_rows`). ``spec`` may set ``metrics``,
+    ``k``, ``keep``, ``half_samples``, ``permutations``, ``level``, ``seed`` and
+    ``uncertainty`` (see :func:`layer_pair_records`).
+    """
+    from ..align import concept_pair_identity, concept_pairs, read_pair
+    from ..data.concepts import read_dictionary
+
+    text, vision = read_pair(text_path, vision_path, tables)
+    dictionary = read_dictionary(dictionary_path)
+    pairs = concept_pairs(vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts)
+    records = layer_pair_records(
+        {str(text.attrs["layer"]): concept_language_rows(pairs.language, pairs.gold)},
+        {str(vision.attrs["layer"]): pairs.vision},
+        **{key: spec[key] for key in ("metrics", "k", "keep", "half_samples", "permutations", "level", "seed",
+                                      "uncertainty") if key in spec},
+    )
+    return write_records(out, concept_pair_identity(text, vision, dictionary.name, "similarity"), records)

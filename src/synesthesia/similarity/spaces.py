@@ -1,0 +1,224 @@
+"""One space's neighbour lists and the work every comparison with it reuses (:class:`Space`).
+
+Scale: nothing n x n is held. Neighbour lists come from row blocks of the cosine
+matrix; CKA and SVCCA come from d x d scatter and cross-scatter matrices summed
+over row blocks. SVCCA with a variance fraction needs a dense eigendecomposition
+of each d x d scatter (O(d^3): tens of seconds at d = 4096 on two cores); an
+integer number of components uses an iterative solver instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+DEFAULT_K = 10
+DEFAULT_KEEP = 0.99
+# Rows per block of an n-wide matrix: 1024 x 20,000 float32 is 80 MB.
+ROW_BLOCK = 1024
+# Neighbour lists hold max(8k, 64) entries: a half-sample keeps each listed
+# concept with probability 1/2, so a row's k nearest lie within about 2k entries,
+# and fewer than k among the list is a Binomial(depth, 1/2) < k event: below 1e-11
+# for every k, 2e-13 for k = 10.
+_DEPTH_PER_K = 8
+_MIN_DEPTH = 64
+# An integer number of SVCCA components below this share of the dimension is
+# found iteratively; above it the dense eigendecomposition is as fast.
+_ITERATIVE_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Each row's nearest other rows by cosine, nearest first, ties to the lower index.
+
+    ``reverse[i, s]``: where row ``i`` stands in the list of its ``s``-th neighbour (-1: not listed).
+    """
+
+    index: np.ndarray  # n x depth
+    cosine: np.ndarray  # n x depth
+    reverse: np.ndarray  # n x depth
+
+    def reordered(self, order: np.ndarray) -> Neighbours:
+        """The lists of the rows taken in ``order`` (new row i is old row order[i]), relabelled to match."""
+        new_label = np.argsort(order)
+        return Neighbours(new_label[self.index[order]], self.cosine[order], self.reverse[order])
+
+
+def cosine_neighbours(x: np.ndarray, depth: int) -> Neighbours:
+    """The ``depth`` most cosine-similar other rows of every row, from row blocks of the cosine matrix."""
+    n = len(x)
+    if not 1 <= depth < n:
+        raise ValueError(f"cannot list {depth} neighbours among {n} rows")
+    norms = np.linalg.norm(x, axis=1)
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(x.dtype)
+    index = np.empty((n, depth), dtype=np.int64)
+    cosine = np.empty((n, depth), dtype=np.float64)
+    for start in range(0, n, ROW_BLOCK):
+        stop = min(start + ROW_BLOCK, n)
+        block = x[start:stop] @ x.T
+        block *= inverse[start:stop, None]
+        block *= inverse[None, :]
+        block[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        top = np.argpartition(block, n - depth, axis=1)[:, n - depth:]
+        values = np.take_along_axis(block, top, axis=1)
+        order = np.lexsort((top, -values), axis=1)
+        index[start:stop] = np.take_along_axis(top, order, axis=1)
+        cosine[start:stop] = np.take_along_axis(values, order, axis=1)
+    return Neighbours(index, cosine, reverse_positions(index))
+
+
+def reverse_positions(index: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
+    """Where each row stands in the list of each of its neighbours, -1 if not listed.
+
+    With ``other`` (another space's lists of the same rows): where row ``i`` stands
+    in ``other``'s list of each of its neighbours in ``index``.
+    """
+    other = index if other is None else other
+    reverse = np.empty_like(index)
+    for start in range(0, len(index), ROW_BLOCK):
+        stop = min(start + ROW_BLOCK, len(index))
+        their_lists = other[index[start:stop]]
+        match = their_lists == np.arange(start, stop)[:, None, None]
+        reverse[start:stop] = np.where(match.any(axis=2), match.argmax(axis=2), -1)
+    return reverse
+
+
+def positions_in(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``pos[i, s]``: where ``a[i, s]`` stands in ``b[i]``, -1 if absent."""
+    positions = np.empty_like(a)
+    for start in range(0, len(a), ROW_BLOCK):
+        stop = min(start + ROW_BLOCK, len(a))
+        match = a[start:stop, :, None] == b[start:stop, None, :]
+        positions[start:stop] = np.where(match.any(axis=2), match.argmax(axis=2), -1)
+    return positions
+
+
+def centred_blocks(x: np.ndarray, mean: np.ndarray, order: np.ndarray | None = None):
+    """Row blocks of ``x - mean`` (rows taken in ``order`` if given), in ``x``'s precision."""
+    for start in range(0, len(x), ROW_BLOCK):
+        rows = slice(start, start + ROW_BLOCK) if order is None else order[start:start + ROW_BLOCK]
+        yield (x[rows] - mean).astype(x.dtype, copy=False)
+
+
+def _as_features(x, name: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (concepts x dimensions), got shape {x.shape}")
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float32 if x.dtype == np.float16 else np.float64)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} holds non-finite values in {int((~np.isfinite(x).all(axis=1)).sum())} rows")
+    return x
+
+
+def unbiased_hsic(cross_squared: float, diagonal_product: float, sum_a: float, sum_b: float, n: int) -> float:
+    """Song et al.'s unbiased HSIC (times n(n - 3)) of two centred linear kernels, from O(nd) summaries.
+
+    The kernels' diagonals are the squared row norms ``a`` and ``b``; centring makes
+    their row sums zero, so tr(K~L~) = ||X~^T Y~||^2 - sum a_i b_i, 1'K~1 = -sum a
+    and 1'K~L~1 = sum a_i b_i, where K~ is K with its diagonal set to zero.
+    """
+    return cross_squared - diagonal_product + sum_a * sum_b / ((n - 1) * (n - 2)) - 2 * diagonal_product / (n - 2)
+
+
+class Space:
+    """One side's features and the work every comparison with it reuses, each part computed on first use."""
+
+    def __init__(self, features, k: int = DEFAULT_K, keep: float | int = DEFAULT_KEEP, name: str = "X"):
+        self.x = _as_features(features, name)
+        self.n, self.dim = self.x.shape
+        self.k, self.keep, self.name = k, keep, name
+        self.mean = self.x.mean(axis=0, dtype=np.float64)
+
+    @cached_property
+    def neighbours(self) -> Neighbours:
+        if not 1 <= self.k < self.n - 1:
+            raise ValueError(f"{self.name}: k={self.k} nearest neighbours need more than {self.k + 1} concepts, "
+                             f"got {self.n}")
+        return cosine_neighbours(self.x, min(max(_DEPTH_PER_K * self.k, _MIN_DEPTH), self.n - 1))
+
+    @cached_property
+    def row_norms(self) -> np.ndarray:
+        """Squared norms of the centred rows: the diagonal of the centred linear kernel."""
+        return np.concatenate([np.einsum("ij,ij->i", b, b, dtype=np.float64)
+                               for b in centred_blocks(self.x, self.mean)])
+
+    @cached_property
+    def scatter(self) -> np.ndarray:
+        """X~^T X~ (d x d), or the Gram matrix X~ X~^T when there are fewer rows than dimensions.
+
+        Both have the same Frobenius norm and the same non-zero eigenvalues.
+        """
+        if self.dim <= self.n:
+            total = np.zeros((self.dim, self.dim))
+            for block in centred_blocks(self.x, self.mean):
+                total += block.T @ block
+            return total
+        centred = (self.x - self.mean).astype(np.float64)
+        return centred @ centred.T
+
+    @cached_property
+    def scatter_norm(self) -> float:
+        return float(np.linalg.norm(self.scatter))
+
+    @cached_property
+    def self_hsic_unbiased(self) -> float:
+        return unbiased_hsic(self.scatter_norm ** 2, float(self.row_norms @ self.row_norms),
+                              float(self.row_norms.sum()), float(self.row_norms.sum()), self.n)
+
+    @cached_property
+    def whitening(self) -> np.ndarray:
+        """W (d x r): ``X~ W`` are the top ``keep`` principal components, scaled to unit scatter."""
+        # matrix_rank's tolerance on singular values, squared for the scatter's eigenvalues
+        tolerance = (max(self.n, self.dim) * np.finfo(self.x.dtype).eps) ** 2
+        values, vectors = _principal(self.scatter, self.keep, tolerance, self.name)
+        if self.dim <= self.n:
+            return vectors / np.sqrt(values)
+        # Gram route: X~^T u / lambda maps a row onto the unit-scatter component u.
+        centred = (self.x - self.mean).astype(np.float64)
+        return centred.T @ vectors / values
+
+    @cached_property
+    def components(self) -> np.ndarray:
+        """The whitened principal components of every row (n x r), for half-samples."""
+        return np.concatenate([b @ self.whitening.astype(self.x.dtype) for b in centred_blocks(self.x, self.mean)])
+
+
+def _principal(scatter: np.ndarray, keep: float | int, tolerance: float,
+               name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Top eigenvalues (descending) and eigenvectors of a scatter matrix: a variance fraction or a count.
+
+    Components below ``tolerance`` times the largest eigenvalue are numerically
+    absent (the space's rank is lower); keeping one is refused.
+    """
+    import scipy.linalg
+    import scipy.sparse.linalg
+
+    size = len(scatter)
+    if isinstance(keep, (int, np.integer)) and not isinstance(keep, bool):
+        if not 1 <= keep < size:
+            raise ValueError(f"{name}: SVCCA keeps {keep} components but the space has rank at most {size - 1}")
+        if keep < _ITERATIVE_SHARE * size:
+            # Lanczos needs only products with the scatter: far cheaper than the dense O(d^3) solver.
+            values, vectors = scipy.sparse.linalg.eigsh(scatter, k=int(keep), which="LA", tol=0,
+                                                        v0=np.ones(size) / np.sqrt(size))
+        else:
+            values, vectors = scipy.linalg.eigh(scatter, subset_by_index=[size - keep, size - 1], driver="evr",
+                                                check_finite=False)
+        order = np.argsort(values)[::-1]
+        values, vectors = values[order], vectors[:, order]
+    elif 0 < keep <= 1:
+        values, vectors = scipy.linalg.eigh(scatter, driver="evd", check_finite=False)
+        values, vectors = values[::-1], vectors[:, ::-1]
+        share = np.cumsum(np.clip(values, 0, None)) / np.clip(values, 0, None).sum()
+        # numerically absent components add no variance, whatever the share asked for
+        count = min(int(np.searchsorted(share, keep * (1 - 1e-12))) + 1, int((values > values[0] * tolerance).sum()))
+        values, vectors = values[:count], vectors[:, :count]
+    else:
+        raise ValueError(f"SVCCA keep must be a variance fraction in (0, 1] or a number of components, not {keep!r}")
+    if values[-1] <= values[0] * tolerance:
+        raise ValueError(f"{name}: SVCCA keeps {len(values)} components but only "
+                         f"{int((values > values[0] * tolerance).sum())} carry variance")
+    return values, vectors
