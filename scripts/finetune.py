@@ -10,5 +10,5 @@ finetune_glue(
     snakemake.wildcards.model, spec["model"], snakemake.input.table, snakemake.input.labels, snakemake.wildcards.task,
     snakemake.output[0], learning_rate=settings["learning_rate"], batch_size=settings["batch_size"],
     epochs=settings.get("epochs"), seed=settings["seed"], device=spec["model"]["device"],
-    max_steps=settings.get("max_steps"),
+    max_steps=settings.get("max_steps"), precision=settings["precision"],
 )

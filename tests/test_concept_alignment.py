@@ -97,3 +97,29 @@ def test_records_use_the_dictionary_and_ignore_concepts_without_rows():
     assert len(records) == 2 * 3 * 2 * 2  # splits x controls x retrievals x ks
     best = [r["value"] for r in records if r["control"] == "none" and r["k"] == 1]
     assert min(best) >= 0.9
+
+
+def _dictionary_records(n_concepts, ks, csls_k):
+    """Records of ``n_concepts`` planted concepts (1 + i % 3 aliases each), every one in the dictionary."""
+    vision, language, gold = _rotated_pairs(n_concepts=n_concepts, dim=8)
+    alias_ids = [f"alias{i}" for i in range(len(language))]
+    dictionary = {f"syn{i}": [alias_ids[j] for j in g] for i, g in enumerate(gold)}
+    return concept_alignment_records(vision, list(dictionary), language, alias_ids, dictionary, ks=ks, splits=1,
+                                     train_fraction=0.7, csls_k=csls_k, seed=0)
+
+
+def test_a_precision_k_as_large_as_the_candidate_words_is_refused_naming_the_key_and_sizes():
+    # 12 concepts with 1, 2, 3, 1, 2, 3, ... aliases: 24 candidate words. At k = 24 every query is a hit.
+    with pytest.raises(ValueError, match=r"^config: experiments\.concepts\.ks: \[24, 100\] must be below the 24 "
+                                         r"candidate words, or every query scores a hit whatever the model"):
+        _dictionary_records(12, ks=[1, 24, 100], csls_k=5)
+    records = _dictionary_records(12, ks=[1, 23], csls_k=5)
+    assert {r["k"] for r in records} == {1, 23} and {r["n_candidates"] for r in records} == {24}
+
+
+def test_a_csls_neighbourhood_larger_than_the_concepts_or_words_is_refused_naming_the_key_and_sizes():
+    # A candidate's CSLS neighbourhood is among the 12 mapped concepts: 13 neighbours do not exist.
+    with pytest.raises(ValueError, match=r"^config: experiments\.concepts\.csls_k: 13 neighbours asked, but there "
+                                         r"are only 24 candidate words and 12 concepts; lower it"):
+        _dictionary_records(12, ks=[1], csls_k=13)
+    assert {r["n_test"] for r in _dictionary_records(12, ks=[1], csls_k=12)} == {4}

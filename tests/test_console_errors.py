@@ -40,3 +40,27 @@ def test_a_hub_model_missing_offline_is_named_with_how_to_cache_it():
     assert message.startswith("model 'llama-7b': 'meta-llama/Llama-2-7b-hf' could not be loaded from the internet "
                               "or the local cache ("), result.stderr
     assert "`huggingface-cli download meta-llama/Llama-2-7b-hf`" in message and "HF_HUB_OFFLINE=1" in message
+
+
+def test_a_failing_rules_error_line_reaches_snakemakes_console(tmp_path):
+    """Snakemake itself prints only "check log file(s)"; the line log_to_file forwards must survive its output."""
+    (tmp_path / "fail.py").write_text(textwrap.dedent("""
+        from synesthesia.logs import log_to_file
+        log_to_file(snakemake.log[0])
+        raise ValueError("results/embeddings/shapes/tiny-vit.h5: id 'c7' is not finite; delete it and rerun")
+    """))
+    (tmp_path / "Snakefile").write_text(textwrap.dedent("""
+        rule fail:
+            output: "out.txt"
+            log: "logs/fail.log"
+            script: "fail.py"
+    """))
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--directory", str(tmp_path),
+                             "--snakefile", str(tmp_path / "Snakefile")],
+                            capture_output=True, text=True, timeout=300)
+    console = result.stdout + result.stderr
+    assert result.returncode == 1, console
+    assert ("error (full traceback in logs/fail.log): ValueError: results/embeddings/shapes/tiny-vit.h5: "
+            "id 'c7' is not finite; delete it and rerun") in console
+    assert "Traceback (most recent call last)" in (tmp_path / "logs" / "fail.log").read_text()
+    assert not (tmp_path / "out.txt").exists()

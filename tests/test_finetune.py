@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import math
 
 import pytest
 import torch
+from conftest import DEMO, ROOT, SCHEMA
 
 from synesthesia import finetune
+from synesthesia.config import load_yaml, validate_config
 from synesthesia.data.demo import make_demo_glue
 from synesthesia.data.glue import prepare_glue, read_labels
 from synesthesia.data.tables import read_table
@@ -132,3 +136,76 @@ def test_a_model_that_is_not_an_hf_text_model_is_refused_by_name(glue_dir, tmp_p
         finetune.finetune_glue("clip-b32", entry, str(folder / "text.tsv"), str(folder / "labels.tsv"), "sst2",
                                str(tmp_path / "out.json"))
     assert not (tmp_path / "out.json").exists()
+
+
+# --- precision ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("precision, device, expected", [
+    ("bf16", "cuda", ("bf16", torch.bfloat16, False)),
+    ("fp16", "cuda", ("fp16", torch.float16, True)),
+    ("fp32", "cuda", ("fp32", None, False)),
+    ("bf16", "cpu", ("fp32", None, False)),
+    ("fp16", "cpu", ("fp32", None, False)),
+    ("fp32", "cpu", ("fp32", None, False)),
+])
+def test_only_fp16_on_a_gpu_scales_the_loss_and_a_cpu_always_runs_fp32(precision, device, expected):
+    assert tuple(finetune.mixed_precision(precision, torch.device(device))) == expected
+
+
+def test_an_unknown_precision_is_refused_with_the_setting_to_fix():
+    with pytest.raises(ValueError, match="precision 'fp8' is unknown; set experiments.glue.finetune.precision "
+                                         "to one of bf16, fp16, fp32"):
+        finetune.mixed_precision("fp8", torch.device("cuda"))
+
+
+def test_the_schema_defaults_to_bf16_and_the_study_grid_fine_tunes_in_fp16():
+    config = copy.deepcopy(DEMO)
+    config["experiments"]["glue"]["finetune"] = {"enabled": True}
+    validated = validate_config(config, SCHEMA, root=ROOT)
+    assert validated["experiments"]["glue"]["finetune"]["precision"] == "bf16"
+    assert load_yaml(ROOT / "config.yaml")["experiments"]["glue"]["finetune"]["precision"] == "fp16"
+
+
+def test_a_cpu_run_records_fp32_whatever_precision_was_asked(bert_entry, glue_dir, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="synesthesia.finetune"):
+        default = run(bert_entry, glue_dir, "stsb", tmp_path / "default.json")
+    assert "tiny-bert on stsb: precision bf16 applies on a GPU only; training on cpu in fp32" in caplog.text
+    fp32 = run(bert_entry, glue_dir, "stsb", tmp_path / "fp32.json", precision="fp32")
+    assert [r["precision"] for r in default] == [r["precision"] for r in fp32] == ["fp32", "fp32"]
+    assert all(math.isfinite(r["value"]) and math.isfinite(r["train_loss"]) for r in default + fp32)
+    # On a CPU the setting changes nothing but the log: the same seed gives the same numbers.
+    assert [r["value"] for r in default] == [r["value"] for r in fp32]
+
+
+def test_a_scaled_loss_unscales_before_clipping_and_trains_as_unscaled(bert_entry, glue_dir, tmp_path, monkeypatch):
+    plain = run(bert_entry, glue_dir, "sst2", tmp_path / "plain.json", precision="fp32", seed=5)
+    # fp16's loss scaling, forced on the CPU (where autocast stays off): a scale of 2**16 is undone exactly
+    # before clipping, so the run must train as the unscaled one did.
+    scalers = []
+    grad_scaler = torch.amp.GradScaler
+
+    def recording_scaler(*args, **kwargs):
+        scalers.append(grad_scaler(*args, **kwargs))
+        return scalers[-1]
+
+    monkeypatch.setattr(finetune.torch.amp, "GradScaler", recording_scaler)
+    monkeypatch.setattr(finetune, "mixed_precision", lambda precision, device: finetune.MixedPrecision(
+        "fp16", None, True))
+    scaled = run(bert_entry, glue_dir, "sst2", tmp_path / "scaled.json", precision="fp16", seed=5)
+    (scaler,) = scalers
+    assert scaler.is_enabled() and scaler.get_scale() == 2.0 ** 16
+    assert scaled[0]["precision"] == "fp16" and scaled[0]["steps"] == TINY_STEPS
+    assert scaled[0]["train_loss"] == pytest.approx(plain[0]["train_loss"], rel=1e-5)
+    assert scaled[0]["value"] == plain[0]["value"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="autocast runs on CUDA only")
+@pytest.mark.parametrize("precision", ["bf16", "fp16", "fp32"])
+def test_each_precision_trains_on_a_gpu_to_finite_scores(bert_entry, glue_dir, tmp_path, precision):
+    folder = glue_dir("stsb")
+    records = finetune.finetune_glue("tiny-bert", bert_entry, str(folder / "text.tsv"), str(folder / "labels.tsv"),
+                                     "stsb", str(tmp_path / "out.json"), batch_size=16, device="cuda",
+                                     max_steps=TINY_STEPS, precision=precision)
+    assert [r["precision"] for r in records] == [precision, precision]
+    assert all(math.isfinite(r["value"]) and math.isfinite(r["train_loss"]) for r in records)

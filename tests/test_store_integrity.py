@@ -1,6 +1,7 @@
 """A store is complete only when every row is on disk and finite; readers refuse anything else by name."""
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from synesthesia.align import best_gold_ranks, retrieval_records
+from synesthesia.html_report import parameter_counts
 from synesthesia.store import (
     CorruptStoreError,
     DiskFullError,
@@ -86,6 +88,20 @@ def test_a_truncated_store_is_refused_by_name(tmp_path):
         read_embeddings(path)
 
 
+def test_the_html_reports_parameter_counts_refuse_a_truncated_store_by_name(tmp_path):
+    store = tmp_path / "results" / "embeddings" / "shapes" / "tiny-vit.h5"
+    store.parent.mkdir(parents=True)
+    store = PartialStore(store, IDS, {"model": "tiny-vit"})
+    store.write(np.arange(len(IDS)), VECTORS)
+    path = store.finalize({"model": "tiny-vit", "dataset": "shapes", "n_parameters": 22_713_216})
+    assert parameter_counts(["tiny-vit", "no-store-yet"], tmp_path) == {"tiny-vit": "22.7M"}
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(CorruptStoreError, match=r"shapes/tiny-vit\.h5: not a readable HDF5 file .*truncated or "
+                                                r"damaged: delete it and rerun the workflow"):
+        parameter_counts(["tiny-vit"], tmp_path)
+
+
 def _crafted(path, ids, embeddings):
     with h5py.File(path, "w") as f:
         f["ids"] = np.array(ids, dtype=object)
@@ -136,9 +152,11 @@ _EXTRACT = textwrap.dedent("""
     import sys
     from pathlib import Path
     import numpy as np
-    from synesthesia.store import PartialStore, StoreWriteError
+    from synesthesia.logs import log_to_file
+    from synesthesia.store import PartialStore
 
     out, ballast_after = Path(sys.argv[1]), int(sys.argv[2])
+    log_to_file(sys.argv[3])  # as every rule's script: a failure ends as one line on the console, exit 1
     ids = [f"item{i}" for i in range(2000)]
     vectors = np.random.default_rng(0).normal(size=(2000, 96)).astype(np.float32)
     store = PartialStore(out, ids, {"model": "m"}, log=lambda message: print(message, flush=True))
@@ -153,9 +171,6 @@ _EXTRACT = textwrap.dedent("""
             if not store.done_mask()[index].all():
                 store.write(index, vectors[index])
         store.finalize({"model": "m", "dataset": "d"})
-    except StoreWriteError as error:
-        print(f"ERROR {error}", file=sys.stderr, flush=True)
-        raise SystemExit(1)
     finally:
         store.close()
 """)
@@ -170,8 +185,23 @@ def _mount_tmpfs(where, megabytes):
 
 
 def _extract(out, ballast_after=-1):
-    return subprocess.run([sys.executable, "-c", _EXTRACT, str(out), str(ballast_after)],
+    log = out.parent.parent / f"{out.name}.{ballast_after}.log"  # beside the small disk, not on it
+    return subprocess.run([sys.executable, "-c", _EXTRACT, str(out), str(ballast_after), str(log)],
                           capture_output=True, text=True, timeout=120)
+
+
+def _last_line(text):
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def _assert_refused_by_name(result, error_start):
+    """The job ended as a refusal (exit 1, its error line on the console), not a crash: a SIGSEGV
+    (-11) in HDF5's teardown after the failed write fails here."""
+    killed = f" (killed by {signal.Signals(-result.returncode).name})" if result.returncode < 0 else ""
+    assert result.returncode == 1, f"exit {result.returncode}{killed}, expected the refusal's 1:\n{result.stderr}"
+    line = _last_line(result.stderr)
+    assert line.startswith("error (full traceback in ") and f"Error: {error_start}" in line, result.stderr
 
 
 def test_a_full_disk_ends_the_job_by_name_and_the_rerun_gives_the_uninterrupted_file(tmp_path):
@@ -184,15 +214,15 @@ def test_a_full_disk_ends_the_job_by_name_and_the_rerun_gives_the_uninterrupted_
         # Too small from the start: refused before the first vector, with the space needed.
         (disk / "filler").write_bytes(b"x" * (2 << 20))
         early = _extract(out)
-        assert early.returncode != 0
-        assert f"ERROR {partial_path(out)}: needs about" in early.stderr and "MB free" in early.stderr
+        _assert_refused_by_name(early, f"{partial_path(out)}: needs about")
+        assert "MB free" in _last_line(early.stderr)
+        assert sorted(p.name for p in disk.iterdir()) == ["filler", "m.h5.partial"]
         os.remove(disk / "filler")
 
         # Filled mid-run: the failed write ends the job naming the file; nothing is marked complete.
         full = _extract(out, ballast_after=3)
-        assert full.returncode != 0
-        assert f"{partial_path(out)}: no space left on the device" in full.stderr
-        assert not out.exists()
+        _assert_refused_by_name(full, f"{partial_path(out)}: no space left on the device")
+        assert sorted(p.name for p in disk.iterdir()) == ["ballast", "m.h5.partial"]
 
         os.remove(disk / "ballast")
         rerun = _extract(out)

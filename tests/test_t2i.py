@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
 import torch
 
 from synesthesia.data.shapes import make_shapes
-from synesthesia.images import load_image
+from synesthesia.images import BadImageError, load_image
 from synesthesia.models import load_encoder
 from synesthesia.models.tiny import build_inception_weights, build_tiny_model
-from synesthesia.store import IncompleteStoreError
+from synesthesia.store import CorruptStoreError, IncompleteStoreError
 from synesthesia.t2i.adapter import TokenAdapter, build_adapter
 from synesthesia.t2i.cache import EMPTY_CAPTION_ID, TensorCache, cache_latents, cache_token_states
 from synesthesia.t2i.data import image_array, read_pairs, read_split, split_pairs
@@ -200,6 +201,66 @@ def test_cache_reader_refuses_an_incomplete_file_and_unknown_ids(caches, tmp_pat
         TensorCache(tmp_path / "broken.h5")
     with pytest.raises(KeyError, match="not cached"):
         caches[1].rows("states", ["no-such-id"])
+
+
+def test_an_undecodable_training_image_is_refused_naming_it_and_its_dataset(generator, dataset, tmp_path):
+    import shutil
+
+    folder = shutil.copytree(dataset[0], tmp_path / "shapes")
+    broken = read_pairs(folder).set_index("id").loc[read_split(dataset[1])["train"][1], "image"]
+    with open(broken, "r+b") as image:
+        image.truncate(40)
+    with pytest.raises(BadImageError, match=re.escape(f"image {broken} of dataset 'my-shapes' cannot be read")):
+        cache_latents(generator, folder, dataset[1], tmp_path / "latents.h5", "my-shapes", batch_size=3)
+    assert not (tmp_path / "latents.h5").exists()
+
+
+def _crafted_cache(path, ids, **arrays):
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f["ids"] = np.array(ids, dtype=object)
+        for name, values in arrays.items():
+            f[name] = values
+        f.attrs["complete"] = True
+    return path
+
+
+LATENT = np.ones((3, 4, 2, 2), dtype=np.float32)
+
+
+@pytest.mark.parametrize("ids, arrays, refusal", [
+    (["a", "b", "c"], {"mean": LATENT[:2], "std": LATENT[:2]},
+     r"bad\.h5: 'mean' has shape \(2, 4, 2, 2\), expected one row per each of the 3 ids; delete it and rerun"),
+    (["a", "b", "a"], {"mean": LATENT, "std": LATENT}, r"bad\.h5: id 'a' occurs more than once"),
+    (["a", "b", "c"], {"mean": LATENT, "std": LATENT[:, :2]},
+     r"bad\.h5: 'mean' has shape \(3, 4, 2, 2\) but 'std' has \(3, 2, 2, 2\)"),
+    (["a", "b", "c"], {"states": np.ones((3, 5, 8), np.float32), "mask": np.ones((3, 4), np.uint8)},
+     r"bad\.h5: 'states' has shape \(3, 5, 8\) but 'mask' has \(3, 4\); they must agree in their first 2"),
+    (["a", "b", "c"], {}, r"bad\.h5: no 'ids' or no arrays \(it holds \['ids'\]\)"),
+])
+def test_cache_reader_refuses_a_cache_whose_arrays_do_not_match_its_ids(tmp_path, ids, arrays, refusal):
+    with pytest.raises(CorruptStoreError, match=refusal):
+        TensorCache(_crafted_cache(tmp_path / "bad.h5", ids, **arrays))
+
+
+def test_cache_reader_refuses_a_truncated_file_by_name(caches, tmp_path):
+    truncated = tmp_path / "latents.h5"
+    data = caches[0].path.read_bytes()
+    truncated.write_bytes(data[:len(data) // 2])
+    with pytest.raises(CorruptStoreError, match=r"latents\.h5: not a readable HDF5 file .*truncated or damaged"):
+        TensorCache(truncated)
+
+
+def test_cache_reader_refuses_non_finite_rows_naming_the_id_and_reads_the_finite_ones(tmp_path):
+    mean = np.arange(48, dtype=np.float32).reshape(3, 4, 2, 2)
+    std = np.where(np.arange(3)[:, None, None, None] == 1, np.inf, mean)
+    with TensorCache(_crafted_cache(tmp_path / "latents.h5", ["a", "b", "c"], mean=mean, std=std)) as cache:
+        torch.testing.assert_close(cache.rows("std", ["c", "a"]), torch.from_numpy(mean[[2, 0]]))
+        with pytest.raises(CorruptStoreError, match=r"latents\.h5: 'std' of id 'b' is not finite \(1 of the 2 rows"):
+            cache.rows("std", ["c", "b", "c"])
+        with pytest.raises(KeyError, match=r"latents\.h5: no 'states' array \(it holds \['mean', 'std'\]\)"):
+            cache.rows("states", ["a"])
 
 
 def test_an_interrupted_token_cache_resumes_where_it_stopped(bert, dataset, caches, tmp_path, monkeypatch):

@@ -2,11 +2,13 @@
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
 from synesthesia.data.captions import from_folder
+from synesthesia.data.glue import read_labels
 from synesthesia.data.sentences import corpus_from_tsv
 from synesthesia.data.tables import read_table, write_pairs, write_table, write_text_table
 from synesthesia.embed import embed_dataset
@@ -133,3 +135,38 @@ def test_a_sentence_corpus_with_a_broken_row_names_file_and_line(tmp_path):
     with pytest.raises(ValueError, match=re.escape(f"{corpus}:3")):
         corpus_from_tsv(corpus, "word", "sentence")
 
+
+
+def test_glue_labels_read_as_written_class_indices_as_integers_scores_as_floats(tmp_path):
+    classes = write_table(tmp_path / "labels.tsv", pd.DataFrame(
+        {"id": ["train-000000", "train-000001", "validation-000000"], "split": ["train", "train", "validation"],
+         "label": [0, 2, 1]}))
+    table = read_labels(classes)
+    assert table["id"].tolist() == ["train-000000", "train-000001", "validation-000000"]
+    assert table["split"].tolist() == ["train", "train", "validation"]
+    assert table["label"].tolist() == [0, 2, 1] and table["label"].dtype == np.int64
+    scores = write_table(tmp_path / "stsb" / "labels.tsv", pd.DataFrame(
+        {"id": ["train-000000", "train-000001"], "split": ["train", "train"], "label": [3.8, 5.0]}))
+    table = read_labels(scores)
+    assert table["label"].tolist() == [3.8, 5.0] and table["label"].dtype == np.float64
+
+
+@pytest.mark.parametrize("body, culprit", [
+    (b"id\tsplit\tlabel\ntrain-0\ttrain\t1\ntrain-1\ttr\xe4in\t0\n", ":3: not UTF-8"),
+    (b'id\tsplit\tlabel\ntrain-0\t"train\t1\n', ":2: "),
+    (b"id\tsplit\tlabel\ntrain-0\ttrain\t1\textra\n", ":2: 4 field(s) where the header has 3"),
+    (b"id\tsplit\tlabel\n", ": no rows, only a header"),
+    (b"id\tlabel\ntrain-0\t1\n", ": missing columns ['split']"),
+    (b"id\tsplit\tlabel\ntrain-0\ttrain\t1\ntrain-0\ttrain\t0\n", ": id 'train-0' is on 2 rows"),
+    (b"id\tsplit\tlabel\n\ttrain\t1\n", ": 1 row(s) with an empty id, the first row 1"),
+    (b"id\tsplit\tlabel\ntrain-0\t \t1\n", ": 1 row(s) with an empty split, the first id 'train-0'"),
+    (b"id\tsplit\tlabel\ntrain-0\ttrain\t1\ntest-0\ttest\t-1\n",
+     ": 1 label(s) that are not a number >= 0, the first '-1' of id 'test-0'"),
+    (b"id\tsplit\tlabel\ntrain-0\ttrain\tentailment\ntrain-1\ttrain\t\n",
+     ": 2 label(s) that are not a number >= 0, the first 'entailment' of id 'train-0'"),
+    (b"id\tsplit\tlabel\ntrain-0\ttrain\tnan\n", ": 1 label(s) that are not a number >= 0, the first 'nan'"),
+])
+def test_a_bad_glue_label_table_is_refused_naming_the_file_and_the_line_or_id(tmp_path, body, culprit):
+    path = _table(tmp_path, body, "labels.tsv")
+    with pytest.raises(ValueError, match=re.escape(f"{path}{culprit}")):
+        read_labels(path)

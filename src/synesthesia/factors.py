@@ -18,14 +18,29 @@ split are grouped. Every concept gets one bin per factor, fixed over splits:
 A concept's head alias is its first alias (in the dictionary's order) that the
 language model embedded: word properties belong to words, so a concept with
 several aliases needs one, and the first listed is WordNet's first lemma, the
-synset's usual name. Each bin's P@k carries its size, a half-sample interval over
-its test concepts (:mod:`synesthesia.resampling`) and the chance
-level: the same P@k after maps fitted on shuffled pairings of the training concepts.
+synset's usual name.
+
+What is binned and scored is the ``unit`` (:data:`BREAKDOWN_UNITS`):
+
+- ``concept`` (the default): each test concept, binned by its head alias; a hit at
+  k is any of its aliases among the k best candidates (the alignment's P@k);
+- ``pair``: each test (concept, alias) pair, as the study's evaluation did (MUSE's
+  word-translation accuracy with its ``more_exp`` flag, jiaangli/VLCA at the commit
+  of its bin files): the pair is binned by its alias (vision dispersion: by its
+  concept), it is a hit at k when its concept's mapped vector ranks that very alias
+  among the k best, and a bin's P@k is the mean over the concepts with pairs in the
+  bin of the share of those pairs that hit. A concept whose aliases fall in several
+  bins counts in each, with only those aliases.
+
+Each bin's P@k carries its size, a half-sample interval over its test concepts
+(:mod:`synesthesia.resampling`) and the chance level: the same P@k after maps
+fitted on shuffled pairings of the training concepts.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -35,6 +50,7 @@ from .align import (
     concept_alignment_records,
     concept_pair_identity,
     concept_pairs,
+    concept_splits,
     normalize_rows,
     procrustes_ranks,
     read_pair,
@@ -67,6 +83,8 @@ FACTOR_BINS = {
     "frequency": FREQUENCY_BINS,
 }
 TRAIN_FRACTIONS = (0.001, 0.01, 0.1, 0.7)
+# What a breakdown bins and scores: test concepts (by their head alias) or test (concept, alias) pairs.
+BREAKDOWN_UNITS = ("concept", "pair")
 _ITEM_BLOCK = 8192
 
 
@@ -111,15 +129,28 @@ def dispersion(items, owner, n: int, rows: Sequence[int] | None = None) -> np.nd
     return values
 
 
-def store_dispersion(path, n: int, rows: Sequence[int]) -> np.ndarray | None:
+def store_dispersion(store, rows: Sequence[int]) -> np.ndarray | None:
     """:func:`dispersion` of a store's per-occurrence items for ``rows``, read from the file in blocks;
-    None without items."""
-    from .store import open_hdf5
+    None without items.
 
-    with open_hdf5(path, "r") as f:
+    ``store`` is the store as :func:`~synesthesia.store.read_embeddings` returned it. Its items pass
+    the same checks (:func:`~synesthesia.store.check_embeddings`: shape, owners, every occurrence
+    finite), read lazily in blocks, since a corpus-wide store's items need not fit in memory: a
+    non-finite occurrence would otherwise make its owner's dispersion NaN and drop it from the
+    tertiles without a word.
+    """
+    from .store import CorruptStoreError, check_embeddings, open_hdf5
+
+    with open_hdf5(store.path, "r") as f:
         if "items" not in f:
             return None
-        return dispersion(f["items/embeddings"], f["items/owner"][:], n, rows)
+        missing = [name for name in ("embeddings", "owner") if name not in f["items"]]
+        if missing:
+            raise CorruptStoreError(f"{store.path}: an `items` group without {missing}; delete it and rerun the "
+                                    "workflow to re-extract it")
+        checked = replace(store, items=f["items/embeddings"], owner=f["items/owner"][:])
+        check_embeddings(checked)
+        return dispersion(checked.items, checked.owner, len(store.ids), rows)
 
 
 def _labels(values: Sequence, label) -> np.ndarray:
@@ -175,6 +206,26 @@ def frequency_source(alias_metadata: Mapping[str, dict], setting: str | None = N
     return setting
 
 
+def _word_bins(alias_rows: Sequence[int], alias_ids: Sequence[str], alias_metadata: Mapping[str, dict],
+               frequency: str | None, binned: str) -> dict[str, np.ndarray]:
+    """The polysemy and frequency bins of each alias row; ``binned`` says whose aliases, for the log."""
+    metadata = [alias_metadata[alias_ids[row]] for row in alias_rows]
+    source = frequency_source(alias_metadata, frequency)
+    if source == "study":
+        counts = [m.get("count") for m in metadata]
+        log.info("frequency bins from the study's corpus counts; %d of %d %s have none",
+                 sum(count is None for count in counts), len(counts), binned)
+        frequency_labels = count_frequency_bins(counts)
+    else:
+        log.info("frequency bins from wordfreq's Zipf frequencies")
+        frequency_labels = frequency_bins([m.get("zipf") for m in metadata])
+    return {"polysemy": polysemy_bins([m.get("polysemy") for m in metadata]), "frequency": frequency_labels}
+
+
+def _defined(bins: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {factor: labels for factor, labels in bins.items() if any(label is not None for label in labels)}
+
+
 def concept_bins(pairs: ConceptPairs, alias_ids: Sequence[str], alias_metadata: Mapping[str, dict],
                  vision_dispersion: np.ndarray | None = None,
                  language_dispersion: np.ndarray | None = None,
@@ -187,25 +238,44 @@ def concept_bins(pairs: ConceptPairs, alias_ids: Sequence[str], alias_metadata: 
     are per store row (vision: per synset, language: per alias).
     """
     heads = [g[0] for g in pairs.gold]
-    metadata = [alias_metadata[alias_ids[row]] for row in heads]
-    source = frequency_source(alias_metadata, frequency)
-    if source == "study":
-        counts = [m.get("count") for m in metadata]
-        log.info("frequency bins from the study's corpus counts; %d of %d concepts' head aliases have none",
-                 sum(count is None for count in counts), len(counts))
-        frequency_labels = count_frequency_bins(counts)
-    else:
-        log.info("frequency bins from wordfreq's Zipf frequencies")
-        frequency_labels = frequency_bins([m.get("zipf") for m in metadata])
-    bins = {
-        "polysemy": polysemy_bins([m.get("polysemy") for m in metadata]),
-        "frequency": frequency_labels,
-    }
+    bins = _word_bins(heads, alias_ids, alias_metadata, frequency, "concepts' head aliases")
     if vision_dispersion is not None:
         bins["vision_dispersion"] = tertile_bins(vision_dispersion[pairs.vision_rows])
     if language_dispersion is not None:
         bins["language_dispersion"] = tertile_bins(language_dispersion[heads])
-    return {factor: labels for factor, labels in bins.items() if any(label is not None for label in labels)}
+    return _defined(bins)
+
+
+def pair_concepts(gold: Sequence[np.ndarray]) -> np.ndarray:
+    """The concept (index into ``gold``) of each (concept, alias) pair: concept by concept, aliases in gold order."""
+    return np.repeat(np.arange(len(gold)), [len(g) for g in gold])
+
+
+def pair_positions(gold: Sequence[np.ndarray], concepts: np.ndarray) -> np.ndarray:
+    """Where the pairs of ``concepts`` are in :func:`pair_concepts`' order, concept by concept as given."""
+    sizes = np.array([len(g) for g in gold])
+    starts = np.cumsum(sizes) - sizes
+    return np.concatenate([starts[c] + np.arange(sizes[c]) for c in concepts] or [np.zeros(0, dtype=np.int64)])
+
+
+def pair_bins(pairs: ConceptPairs, alias_ids: Sequence[str], alias_metadata: Mapping[str, dict],
+              vision_dispersion: np.ndarray | None = None,
+              language_dispersion: np.ndarray | None = None,
+              frequency: str | None = None) -> dict[str, np.ndarray]:
+    """Each (concept, alias) pair's bin per factor, in :func:`pair_concepts`' order, as the study binned its pairs.
+
+    Polysemy, frequency and language dispersion are the pair's alias's (tertiles cut
+    over every alias of the scored concepts); vision dispersion is its concept's
+    (tertiles over concepts, as in :func:`concept_bins`). Arguments as for
+    :func:`concept_bins`.
+    """
+    aliases = np.concatenate(pairs.gold)
+    bins = _word_bins(aliases, alias_ids, alias_metadata, frequency, "pairs' aliases")
+    if vision_dispersion is not None:
+        bins["vision_dispersion"] = tertile_bins(vision_dispersion[pairs.vision_rows])[pair_concepts(pairs.gold)]
+    if language_dispersion is not None:
+        bins["language_dispersion"] = tertile_bins(language_dispersion[aliases])
+    return _defined(bins)
 
 
 # --------------------------------------------------------------------- binned P@k
@@ -219,6 +289,20 @@ def _precision_interval(hits: np.ndarray, half_samples: int, seed: int,
     low, high = half_sample_interval(float(hits.mean()), members @ hits / members.sum(axis=1), len(hits), level)
     # A precision lies in [0, 1]; the interval's symmetric construction can step outside it.
     return max(low, 0.0), min(high, 1.0)
+
+
+def _bin_row(label: str, k: int, scores: np.ndarray, chance: np.ndarray, n_bin: int, permutations: int,
+             half_samples: int, level: float, seed: int) -> dict:
+    """One bin's P@k: the mean of its concepts' ``scores`` (a hit, or the share of their pairs that hit)."""
+    low, high = _precision_interval(scores, half_samples, seed, level)
+    return {
+        "bin": label, "k": int(k), "value": float(scores.mean()) if len(scores) else None,
+        "n_bin": n_bin, "n_bin_concepts": len(scores), "ci_low": low, "ci_high": high,
+        "level": level if half_samples else None, "half_samples": half_samples,
+        "null_mean": float(chance.mean()) if len(chance) else None,
+        "null_std": float(chance.std(ddof=1)) if len(chance) > 1 else None,
+        "permutations": permutations,
+    }
 
 
 def binned_precision(ranks: np.ndarray, labels: np.ndarray, ks: Sequence[int], order: Sequence[str],
@@ -236,51 +320,143 @@ def binned_precision(ranks: np.ndarray, labels: np.ndarray, ks: Sequence[int], o
         for k in ks:
             hits = (ranks[inside] < k).astype(np.float64)
             chance = np.array([np.mean(null[inside] < k) for null in null_ranks]) if inside.any() else np.array([])
-            low, high = _precision_interval(hits, half_samples, seed, level)
-            rows.append({
-                "bin": label, "k": int(k), "value": float(hits.mean()) if len(hits) else None,
-                "n_bin": int(inside.sum()), "ci_low": low, "ci_high": high,
-                "level": level if half_samples else None, "half_samples": half_samples,
-                "null_mean": float(chance.mean()) if len(chance) else None,
-                "null_std": float(chance.std(ddof=1)) if len(chance) > 1 else None,
-                "permutations": len(null_ranks),
-            })
+            rows.append(_bin_row(label, k, hits, chance, int(inside.sum()), len(null_ranks), half_samples, level,
+                                 seed))
     return rows
 
 
+def _hit_shares(hits: np.ndarray, concept_of_pair: np.ndarray, n_concepts: int) -> np.ndarray:
+    """Per concept, the share of its pairs that hit (``concept_of_pair`` numbers the concepts 0..n-1)."""
+    return np.bincount(concept_of_pair, weights=hits, minlength=n_concepts) / np.bincount(
+        concept_of_pair, minlength=n_concepts)
+
+
+def binned_pair_precision(ranks: np.ndarray, concepts: np.ndarray, labels: np.ndarray, ks: Sequence[int],
+                          order: Sequence[str], null_ranks: Sequence[np.ndarray] = (), half_samples: int = 0,
+                          level: float = 0.95, seed: int = 0) -> list[dict]:
+    """P@k of the test (concept, alias) pairs in each bin, as the study scored them (in ``order``, empty bins too).
+
+    ``ranks``, ``concepts`` and ``labels`` are per test pair: the rank of the pair's
+    alias for its concept (:func:`pair_ranks`), the concept, the bin. A bin's P@k
+    is the mean, over the concepts with pairs in it, of the share of those pairs
+    ranked below k; ``n_bin`` counts its pairs, ``n_bin_concepts`` their concepts,
+    over which the half-sample interval is drawn. ``null_ranks``: per test pair, as
+    for :func:`binned_precision`.
+    """
+    rows = []
+    for label in order:
+        inside = labels == label
+        owners, concept_of_pair = np.unique(concepts[inside], return_inverse=True)
+        for k in ks:
+            shares = _hit_shares(ranks[inside] < k, concept_of_pair, len(owners))
+            chance = np.array([_hit_shares(null[inside] < k, concept_of_pair, len(owners)).mean()
+                               for null in null_ranks]) if inside.any() else np.array([])
+            rows.append(_bin_row(label, k, shares, chance, int(inside.sum()), len(null_ranks), half_samples, level,
+                                 seed))
+    return rows
+
+
+def pair_ranks(vision_z: np.ndarray, language_z: np.ndarray, gold: Sequence[np.ndarray], train: np.ndarray,
+               test: np.ndarray, csls_k: int, shuffle_seed: int | None = None) -> dict[str, np.ndarray]:
+    """Per retrieval, the rank of each test (concept, alias) pair's own alias among all candidates for its concept.
+
+    Pairs come concept by concept in ``test`` order, aliases in ``gold`` order
+    (:func:`pair_positions`). A pair is ranked as :func:`~synesthesia.align.procrustes_ranks`
+    ranks a concept whose only gold alias is that one (the concept's other aliases
+    are candidates like any word): the study's per-pair hit. Arguments as for
+    ``procrustes_ranks``; one ranking per alias position, as many as a test concept
+    has aliases (up to 7 in the study's dictionary), each with the training concepts'
+    full gold, so each fits the same map: that many times the concept unit's ranking work.
+    """
+    sizes = np.array([len(gold[i]) for i in test])
+    starts = np.cumsum(sizes) - sizes
+    ranks: dict[str, np.ndarray] = {}
+    for position in range(int(sizes.max())):
+        has = sizes > position
+        gold_at = list(gold)
+        for concept in test[has]:
+            gold_at[concept] = gold[concept][position:position + 1]
+        ranked = procrustes_ranks(vision_z, language_z, gold_at, train, test[has], csls_k, shuffle_seed)
+        for retrieval, rank in ranked.items():
+            ranks.setdefault(retrieval, np.empty(int(sizes.sum()), dtype=np.int64))[starts[has] + position] = rank
+    return ranks
+
+
 def shuffled_ranks(pairs: ConceptPairs, train: np.ndarray, test: np.ndarray, csls_k: int, permutations: int,
-                   seed: int, preprocess: str = "project") -> list[dict[str, np.ndarray]]:
-    """Test ranks (per retrieval) after maps fitted on shuffled pairings of the training concepts: chance level."""
+                   seed: int, preprocess: str = "project", unit: str = "concept") -> list[dict[str, np.ndarray]]:
+    """Test ranks (per retrieval) after maps fitted on shuffled pairings of the training concepts: chance level.
+
+    Per test concept (``unit="concept"``) or per test pair (``"pair"``, :func:`pair_ranks`).
+    """
     vision_z, language_z = shared_spaces(pairs.vision, pairs.language, pairs.gold, train, preprocess)
     seeds = np.random.default_rng(seed).integers(2 ** 31, size=permutations)
-    return [procrustes_ranks(vision_z, language_z, pairs.gold, train, test, csls_k, shuffle_seed=int(s))
-            for s in seeds]
+    rank = pair_ranks if unit == "pair" else procrustes_ranks
+    return [rank(vision_z, language_z, pairs.gold, train, test, csls_k, shuffle_seed=int(s)) for s in seeds]
+
+
+def require_unit(unit: str) -> None:
+    """Refuse a ``unit`` setting that is not one of :data:`BREAKDOWN_UNITS`, naming the config key."""
+    if unit not in BREAKDOWN_UNITS:
+        raise ValueError(f"config: experiments.concepts.factors.unit: {unit!r} is not one of {BREAKDOWN_UNITS} "
+                         "(`concept`: each test concept by its head alias; `pair`: each test (concept, alias) "
+                         "pair, as the study did)")
+
+
+def _pair_split_ranks(pairs: ConceptPairs, splits, train_fraction: float, csls_k: int, seed: int, preprocess: str):
+    """Per split: ``(split, train, test, ranks)`` with ``ranks[retrieval]`` per test pair (:func:`pair_ranks`)."""
+    for split, train, test in concept_splits(pairs, splits, train_fraction, seed):
+        vision_z, language_z = shared_spaces(pairs.vision, pairs.language, pairs.gold, train, preprocess)
+        yield split, train, test, pair_ranks(vision_z, language_z, pairs.gold, train, test, csls_k)
 
 
 def breakdown_records(pairs: ConceptPairs, bins: Mapping[str, np.ndarray], ks: Sequence[int], splits,
                       train_fraction: float, csls_k: int, seed: int, half_samples: int = DEFAULT_HALF_SAMPLES,
                       permutations: int = DEFAULT_PERMUTATIONS, level: float = 0.95,
-                      preprocess: str = "project") -> list[dict]:
-    """P@k of the fitted map per split, retrieval, factor and bin (factor ``all``: every test concept).
+                      preprocess: str = "project", unit: str = "concept") -> list[dict]:
+    """P@k of the fitted map per split, retrieval, factor and bin (factor ``all``: every test concept or pair).
 
     ``splits``: a number of seeded splits or published folds (:func:`synesthesia.align.concept_splits`).
+    ``unit``: ``concept`` with ``bins`` per concept (:func:`concept_bins`), ``pair`` with
+    ``bins`` per (concept, alias) pair (:func:`pair_bins`); every record carries it.
     """
+    require_unit(unit)
     unknown = sorted(set(bins) - set(FACTOR_BINS))
     if unknown:
         raise ValueError(f"unknown factors {unknown}; known: {sorted(FACTOR_BINS)}")
     require_concept_ks(pairs, ks, csls_k)
-    factors = {"all": (np.full(len(pairs.concepts), "all", dtype=object), ("all",)),
+    n_units = len(pairs.concepts) if unit == "concept" else sum(len(g) for g in pairs.gold)
+    misfit = sorted(factor for factor, labels in bins.items() if len(labels) != n_units)
+    if misfit:
+        maker = "concept_bins" if unit == "concept" else "pair_bins"
+        raise ValueError(f"bins of {misfit} have {len(bins[misfit[0]])} labels, but unit {unit!r} needs one per "
+                         f"{unit} ({n_units}): make them with {maker}")
+    factors = {"all": (np.full(n_units, "all", dtype=object), ("all",)),
                **{factor: (labels, FACTOR_BINS[factor]) for factor, labels in bins.items()}}
+    concept_of_pair = pair_concepts(pairs.gold)
     records = []
-    for split, train, test, ranks in split_ranks(pairs, splits, train_fraction, csls_k, seed, preprocess):
-        null = (shuffled_ranks(pairs, train, test, csls_k, permutations, seed + split, preprocess)
+    if unit == "concept":
+        rankings = ((split, train, test, ranks["none"])
+                    for split, train, test, ranks in split_ranks(pairs, splits, train_fraction, csls_k, seed,
+                                                                 preprocess))
+    else:
+        rankings = _pair_split_ranks(pairs, splits, train_fraction, csls_k, seed, preprocess)
+    for split, train, test, ranks in rankings:
+        null = (shuffled_ranks(pairs, train, test, csls_k, permutations, seed + split, preprocess, unit)
                 if permutations else [])
-        for retrieval, rank in ranks["none"].items():
+        test_pairs = pair_positions(pairs.gold, test)
+        for retrieval, rank in ranks.items():
+            null_rank = [n[retrieval] for n in null]
             for factor, (labels, order) in factors.items():
-                for row in binned_precision(rank, labels[test], ks, order, [n[retrieval] for n in null], half_samples,
-                                            level, seed + split):
+                if unit == "concept":
+                    rows = binned_precision(rank, labels[test], ks, order, null_rank, half_samples, level,
+                                            seed + split)
+                else:
+                    rows = binned_pair_precision(rank, concept_of_pair[test_pairs], labels[test_pairs], ks, order,
+                                                 null_rank, half_samples, level, seed + split)
+                for row in rows:
                     records.append({"split": split, "control": "none", "retrieval": retrieval, "factor": factor,
-                                    "metric": "precision", **row, "n_test": int(len(test))})
+                                    "metric": "precision", "unit": unit, **row, "n_test": int(len(test)),
+                                    "n_test_pairs": int(len(test_pairs))})
     return records
 
 
@@ -312,23 +488,27 @@ def score_factors(text_path: str, vision_path: str, dictionary_path: str, out: s
     """Binned P@k of one (language model, vision model) pair into a long-format JSON.
 
     ``spec``: ``ks``, ``splits``, ``train_fraction``, ``csls_k``, ``seed`` as for the
-    alignment, and optionally ``half_samples``, ``permutations``, ``level`` and ``frequency``
-    (``study`` or ``wordfreq``, :func:`frequency_source`). Dispersion factors need the
-    stores' per-occurrence items; without them they are left out.
+    alignment, and optionally ``half_samples``, ``permutations``, ``level``, ``frequency``
+    (``study`` or ``wordfreq``, :func:`frequency_source`) and ``unit`` (``concept``, the
+    default, or ``pair``: :data:`BREAKDOWN_UNITS`). Dispersion factors need the stores'
+    per-occurrence items; without them they are left out.
     """
     from .data.concepts import read_dictionary
 
+    unit = spec.get("unit", "concept")
+    require_unit(unit)
     text, vision = read_pair(text_path, vision_path, tables)
     dictionary = read_dictionary(dictionary_path)
     pairs = concept_pairs(vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts)
-    bins = concept_bins(
+    unit_bins = concept_bins if unit == "concept" else pair_bins
+    bins = unit_bins(
         pairs, text.ids, dictionary.aliases,
-        vision_dispersion=store_dispersion(vision_path, len(vision.ids), pairs.vision_rows),
-        language_dispersion=store_dispersion(text_path, len(text.ids), [g[0] for g in pairs.gold]),
+        vision_dispersion=store_dispersion(vision, pairs.vision_rows),
+        language_dispersion=store_dispersion(text, np.concatenate(pairs.gold)),
         frequency=spec.get("frequency"),
     )
     records = breakdown_records(pairs, bins, spec["ks"], resolve_splits(spec["splits"], dictionary, dictionary_path),
-                                spec["train_fraction"], spec["csls_k"], spec["seed"],
+                                spec["train_fraction"], spec["csls_k"], spec["seed"], unit=unit,
                                 **{key: spec[key] for key in ("half_samples", "permutations", "level", "preprocess")
                                    if key in spec})
     return write_records(out, concept_pair_identity(text, vision, dictionary.name, "procrustes"), records)

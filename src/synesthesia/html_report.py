@@ -24,6 +24,7 @@ import yaml
 from .config import load_yaml
 from .paper_tables import count_label
 from .plan import dry_run_summary
+from .store import open_store_file
 
 TABLE_RULE_SUFFIX = "_table"
 SOFTWARE = ("synesthesia", "snakemake", "torch", "transformers", "open_clip_torch", "timm", "diffusers", "numpy",
@@ -66,13 +67,12 @@ def software_versions() -> dict[str, str]:
 
 
 def parameter_counts(models: Sequence[str], workdir: Path) -> dict[str, str]:
-    """Model -> "22.7M" for each model with an embedding store (the count the store recorded)."""
-    import h5py
-
+    """Model -> "22.7M" for each model with an embedding store (the count the store recorded).
+    A truncated or damaged store is refused with its name rather than skipped, as scoring would refuse it too."""
     counts = {}
     for model in models:
         for store in sorted(workdir.glob(f"results/embeddings/*/{model}.h5")):
-            with h5py.File(store, "r") as handle:
+            with open_store_file(store) as handle:
                 if "n_parameters" in handle.attrs:
                     counts[model] = count_label(int(handle.attrs["n_parameters"]))
                     break

@@ -8,6 +8,7 @@ Snakemake otherwise prints only "check log file(s)".
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 
@@ -37,5 +38,10 @@ def log_to_file(path: str) -> None:
         sys.stderr.flush()
         if console is not None:
             print(f"error (full traceback in {path}): {error_line(error)}", file=console, flush=True)
+        # The job has failed and said why. Skip the interpreter's teardown: after a failed write,
+        # HDF5 2.0 crashes while h5py frees the file (a segfault on the console instead of exit 1).
+        # Every store is flushed batch by batch, so nothing of use is lost.
+        logging.shutdown()
+        os._exit(1)
 
     sys.excepthook = report

@@ -23,14 +23,16 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..glue import TRAIN_SPLIT, hub_task
-from .tables import TEXT, write_table
+from .tables import TEXT, check_table, read_tsv, write_table
 
 LABELS = "labels.tsv"
 HUB_ID = "nyu-mll/glue"
 LABEL_COLUMN = "label"
+LABEL_COLUMNS = ("id", "split", LABEL_COLUMN)
 # A subset (limit_train / limit_eval) is a seeded sample of the split, not its first
 # rows: some GLUE splits are ordered by source, so a prefix would be biased.
 SUBSET_SEED = 0
@@ -87,10 +89,26 @@ def prepare_glue(out_dir: str | Path, task: str, dataset_id: str = HUB_ID, limit
 
 
 def read_labels(path: str | Path) -> pd.DataFrame:
-    """``labels.tsv`` with ids as strings and labels as numbers."""
+    """``labels.tsv`` with ids and splits as strings and labels as numbers (integers for class indices,
+    floats for STS-B's scores), read in the tables' format (:func:`~synesthesia.data.tables.read_tsv`).
+
+    Refused naming the file and a line or id: undecodable text or broken quoting, a missing column,
+    no rows, a blank or repeated id (each id is one example), a blank split, a label that is not a
+    number >= 0 (GLUE hides its test labels as -1).
+    """
     path = Path(path)
-    table = pd.read_csv(path, sep="\t", dtype={"id": str, "split": str}, keep_default_na=False)
-    missing = {"id", "split", "label"} - set(table.columns)
-    if missing:
-        raise ValueError(f"{path}: missing columns {sorted(missing)}; expected id, split, label")
+    table = read_tsv(path, LABEL_COLUMNS)
+    check_table(path, table)
+    blank_split = table["split"].str.strip() == ""
+    if blank_split.any():
+        raise ValueError(f"{path}: {blank_split.sum()} row(s) with an empty split, the first id "
+                         f"{table['id'][blank_split].iloc[0]!r}; re-prepare the task's tables")
+    labels = pd.to_numeric(table[LABEL_COLUMN].str.strip(), errors="coerce")
+    bad = labels.isna() | ~np.isfinite(labels) | (labels < 0)
+    if bad.any():
+        first = bad.to_numpy().argmax()
+        raise ValueError(f"{path}: {bad.sum()} label(s) that are not a number >= 0, the first "
+                         f"{table[LABEL_COLUMN].iloc[first]!r} of id {table['id'].iloc[first]!r}; "
+                         "re-prepare the task's tables from a labelled split")
+    table[LABEL_COLUMN] = labels
     return table

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..config import offered_poolings
+from ..config import check_model_entry, offered_poolings
 from ..images import to_rgb
 from .base import Encoder, fit_tokens, require_pooling
 from .pooling import TOKEN_POOLINGS
@@ -115,7 +115,13 @@ class HFEncoder(Encoder):
         import transformers
 
         kwargs = self._pretrained_kwargs()
+        # Before check_model_entry, which also checks pooling: every source refuses a pooling in the same words.
+        require_pooling(self, offered_poolings(self.entry))
         config = transformers.AutoConfig.from_pretrained(self.entry["id"], **kwargs)
+        # The plan checks the entry against config.json only where it is already on disk; a hub model first
+        # downloaded by this job is checked here, before its weights load, by the same rules (an out-of-range
+        # `layer` would otherwise surface as a bare IndexError at hidden_states[layer]).
+        check_model_entry(self.name, self.entry, config.to_dict())
         self.model_type = config.model_type
         if "mask_ratio" in self.entry and self.model_type != "vit_mae":
             raise ValueError(
@@ -136,7 +142,6 @@ class HFEncoder(Encoder):
             self._load_tokenizer(transformers, kwargs)
         else:
             self.processor = self._load_processor(transformers, kwargs)
-        require_pooling(self, offered_poolings(self.entry))
         # A causal LM has seen the whole word only at its last subword; bidirectional encoders at every subword.
         self.word_pooling = self.entry.get("word_pooling") or (
             "last" if self.entry.get("family") in ("causal", "clip") else "mean"
@@ -252,9 +257,10 @@ class HFEncoder(Encoder):
         ]
         self.max_length = min(limit for limit in limits if limit) if any(limits) else 512
 
-    def _inputs(self, texts: Sequence[str], text_pairs: Sequence[str] | None) -> tuple[list, list | None]:
-        """Each encoder's native pair input: its tokenizer's pair template where it has one
-        (BERT: [CLS] A [SEP] B [SEP]), else the two texts joined by its end token (CLIP, causal LMs)."""
+    def pair_inputs(self, texts: Sequence[str], text_pairs: Sequence[str] | None) -> tuple[list, list | None]:
+        """The (first, second) texts to hand the tokenizer for the encoder's native pair input: its
+        tokenizer's pair template where it has one (BERT: [CLS] A [SEP] B [SEP]), else the two texts
+        joined by its end token, with no second list (CLIP, causal LMs). Single texts pass unchanged."""
         if text_pairs is None:
             return list(texts), None
         if self.tokenizer.sep_token is not None:
@@ -262,24 +268,27 @@ class HFEncoder(Encoder):
         return [f"{a}{self.tokenizer.eos_token}{b}" for a, b in zip(texts, text_pairs)], None
 
     def token_lengths(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> np.ndarray:
-        first, second = self._inputs(texts, text_pairs)
+        first, second = self.pair_inputs(texts, text_pairs)
         encoded = self.tokenizer(first, second, add_special_tokens=True, truncation=False)["input_ids"]
         return np.array([len(ids) for ids in encoded], dtype=np.int64)
 
-    def _needs_eos(self) -> bool:
+    def pools_at_end_token(self) -> bool:
+        """Whether the pooled vector is read at the end token (CLIP's pooler and projection): the
+        tokenized inputs must then end with it (:meth:`check_end_tokens`), and a joined pair pools
+        at the end of its first text."""
         return self._is_clip() and self.pooling in ("pooler", "projection")
 
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> torch.Tensor:
-        first, second = self._inputs(texts, text_pairs)
+        first, second = self.pair_inputs(texts, text_pairs)
         batch = self.tokenizer(
             first, second, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         ).to(self.device)
-        if self._needs_eos():
-            self._check_eos(batch["input_ids"], batch["attention_mask"])
+        if self.pools_at_end_token():
+            self.check_end_tokens(batch["input_ids"], batch["attention_mask"])
         want_layers = self.layer is not None
         out = self.model(**batch, output_hidden_states=want_layers)
-        if self._needs_eos() and text_pairs is not None:
+        if self.pools_at_end_token() and text_pairs is not None:
             # CLIP pools at the first end token, which in a joined pair ends the first text only.
             last = out.last_hidden_state
             pooled = TOKEN_POOLINGS["eos"](last, batch["attention_mask"].to(last.device))
@@ -328,8 +337,9 @@ class HFEncoder(Encoder):
         hidden = out.hidden_states[self.layer] if self.layer is not None else out.last_hidden_state
         return fit_tokens(hidden.float().cpu(), length), fit_tokens(batch["attention_mask"].cpu(), length)
 
-    def _check_eos(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
-        """CLIP pools at the end token; a tokenizer that stops adding it silently breaks pooling."""
+    def check_end_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
+        """Refuse a batch whose real tokens do not all end with the end token (a ValueError naming the
+        model). CLIP pools at the end token; a tokenizer that stops adding it silently breaks pooling."""
         eos = self.tokenizer.eos_token_id
         rows = torch.arange(input_ids.shape[0], device=input_ids.device)
         last = input_ids[rows, attention_mask.sum(dim=1) - 1]

@@ -18,22 +18,38 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
+import h5py
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from ..data.tables import IMAGES, TEXT, table_hash
 from ..embed import check_finite, sequential_batches
+from ..logs import first_line
 from ..models.base import Encoder
-from ..store import IncompleteStoreError, ResumableFile, attr_value, open_store_file, partial_path, write_guard
+from ..store import (
+    CorruptStoreError,
+    IncompleteStoreError,
+    ResumableFile,
+    attr_value,
+    finite_rows,
+    open_store_file,
+    partial_path,
+    write_guard,
+)
 from ..versions import T2I_CACHE_VERSION
 from .data import image_array, read_pairs, read_split
 from .generator import Generator
 
 EMPTY_CAPTION_ID = "<empty caption>"
+# Arrays written together: name -> (partner, how many leading dimensions must agree).
+# A latent's std has its mean's shape; a caption's mask has one entry per token state.
+_PARTNERS = {"mean": ("std", 4), "states": ("mask", 2)}
+_REBUILD = "delete it and rerun the workflow to rebuild it"
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +80,12 @@ class _CacheWriter(ResumableFile):
 
 
 class TensorCache:
-    """A complete cache file, read a batch of rows at a time (never loaded whole)."""
+    """A complete cache file, read a batch of rows at a time (never loaded whole).
+
+    Opening checks the layout (ids unique, every array one row per id, each array's partner
+    of matching shape); reading checks that every float value handed to training is finite.
+    A file that fails either is refused naming it, the array and the first bad id.
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -72,23 +93,67 @@ class TensorCache:
             hint = " (a caching job was interrupted; rerun the workflow)" if partial_path(self.path).exists() else ""
             raise FileNotFoundError(f"{self.path}: no such cache file{hint}")
         self.file = open_store_file(self.path)
-        self.attrs = dict(self.file.attrs)
-        if not self.attrs.get("complete", False):
+        try:
+            self.attrs = dict(self.file.attrs)
+            if not self.attrs.get("complete", False):
+                raise IncompleteStoreError(f"{self.path} is not a complete cache file (complete=True missing); "
+                                           "delete it and rerun the workflow")
+            with self._reading():
+                self.ids = list(self.file["ids"].asstr()[:]) if "ids" in self.file else None
+                self.arrays = {name: array.shape for name, array in self.file.items()
+                               if isinstance(array, h5py.Dataset) and name != "ids"}
+            self._check_layout()
+        except BaseException:
             self.file.close()
-            raise IncompleteStoreError(f"{self.path} is not a complete cache file (complete=True missing); "
-                                       "delete it and rerun the workflow")
-        self.ids = list(self.file["ids"].asstr()[:])
+            raise
         self._row = {item_id: row for row, item_id in enumerate(self.ids)}
+
+    @contextmanager
+    def _reading(self):
+        """Turn h5py's error on a damaged file (a truncated chunk) into one naming the file."""
+        try:
+            yield
+        except OSError as err:
+            raise CorruptStoreError(f"{self.path}: reading failed ({first_line(err)}); {_REBUILD}") from err
+
+    def _check_layout(self) -> None:
+        if self.ids is None or not self.arrays:
+            raise CorruptStoreError(f"{self.path}: no 'ids' or no arrays (it holds {sorted(self.file)}); {_REBUILD}")
+        if len(set(self.ids)) != len(self.ids):
+            seen: set[str] = set()
+            repeated = next(item_id for item_id in self.ids if item_id in seen or seen.add(item_id))
+            raise CorruptStoreError(f"{self.path}: id {repeated!r} occurs more than once; {_REBUILD}")
+        for name, shape in self.arrays.items():
+            if len(shape) < 2 or shape[0] != len(self.ids):
+                raise CorruptStoreError(f"{self.path}: {name!r} has shape {shape}, expected one row per each of "
+                                        f"the {len(self.ids)} ids; {_REBUILD}")
+        for name, (partner, leading_dims) in _PARTNERS.items():
+            if name in self.arrays and partner in self.arrays:
+                ours, theirs = self.arrays[name], self.arrays[partner]
+                if ours[:leading_dims] != theirs[:leading_dims]:
+                    raise CorruptStoreError(f"{self.path}: {name!r} has shape {ours} but {partner!r} has {theirs}; "
+                                            f"they must agree in their first {leading_dims} dimensions; {_REBUILD}")
 
     def rows(self, name: str, ids: Sequence[str]) -> torch.Tensor:
         """The ``name`` arrays of ``ids``, in that order."""
+        if name not in self.arrays:
+            raise KeyError(f"{self.path}: no {name!r} array (it holds {sorted(self.arrays)}); "
+                           "is it a cache of the other kind (latents vs token states)?")
         missing = [item_id for item_id in ids if item_id not in self._row]
         if missing:
             raise KeyError(f"{self.path}: {len(missing)} ids are not cached (first: {missing[0]!r}); "
                            "was it made from another dataset?")
         # h5py reads distinct rows in ascending order; the inverse puts them back in the order asked for.
         unique, inverse = np.unique([self._row[item_id] for item_id in ids], return_inverse=True)
-        return torch.from_numpy(self.file[name][unique][inverse])
+        with self._reading():
+            values = self.file[name][unique]
+        if values.dtype.kind == "f":
+            finite = finite_rows(values)
+            if not finite.all():
+                first = self.ids[int(unique[np.flatnonzero(~finite)[0]])]
+                raise CorruptStoreError(f"{self.path}: {name!r} of id {first!r} is not finite "
+                                        f"({int((~finite).sum())} of the {len(unique)} rows read); {_REBUILD}")
+        return torch.from_numpy(values[inverse])
 
     def close(self) -> None:
         self.file.close()
@@ -118,7 +183,7 @@ def cache_latents(generator: Generator, dataset_dir: str | os.PathLike, split: s
         batches = writer.todo(batch_size)
         with _progress(len(ids), sum(map(len, batches)), f"latents {dataset}") as bar, torch.inference_mode():
             for batch in batches:
-                pixels = np.stack([image_array(pairs.loc[ids[i], "image"], resolution) for i in batch])
+                pixels = np.stack([image_array(pairs.loc[ids[i], "image"], resolution, dataset) for i in batch])
                 pixels = torch.from_numpy(pixels).to(generator.device, torch.float32) / 127.5 - 1.0
                 posterior = generator.vae.encode(pixels).latent_dist
                 check_finite(posterior.mean.flatten(1).cpu(), generator.spec["id"], [ids[i] for i in batch])

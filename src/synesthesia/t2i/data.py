@@ -61,11 +61,12 @@ def read_split(path: str | os.PathLike) -> dict:
     return split
 
 
-def square_image(path: str | os.PathLike, resolution: int):
-    """The image scaled so its shorter side is ``resolution``, centre-cropped to a square (RGB, PIL)."""
+def square_image(path: str | os.PathLike, resolution: int, dataset: str | None = None):
+    """The image scaled so its shorter side is ``resolution``, centre-cropped to a square (RGB, PIL).
+    ``dataset`` names the caption dataset in the error an undecodable image raises."""
     from PIL import Image
 
-    image = load_image(path)
+    image = load_image(path, dataset)
     scale = resolution / min(image.size)
     width, height = max(resolution, round(image.width * scale)), max(resolution, round(image.height * scale))
     image = image.resize((width, height), Image.Resampling.BICUBIC)
@@ -73,6 +74,6 @@ def square_image(path: str | os.PathLike, resolution: int):
     return image.crop((left, top, left + resolution, top + resolution))
 
 
-def image_array(path: str | os.PathLike, resolution: int) -> np.ndarray:
+def image_array(path: str | os.PathLike, resolution: int, dataset: str | None = None) -> np.ndarray:
     """3 x R x R uint8, the layout the VAE and the image metrics read."""
-    return np.asarray(square_image(path, resolution), dtype=np.uint8).transpose(2, 0, 1).copy()
+    return np.asarray(square_image(path, resolution, dataset), dtype=np.uint8).transpose(2, 0, 1).copy()

@@ -213,7 +213,9 @@ def score_generated(generated_dir: str | os.PathLike, dataset_dir: str | os.Path
     ids = read_split(split)["heldout"]
     fake = read_pngs([Path(generated_dir) / f"{item_id}.png" for item_id in ids])
     resolution = fake.shape[-1]
-    real = torch.from_numpy(np.stack([image_array(pairs.loc[item_id, "image"], resolution) for item_id in ids]))
+    dataset = Path(dataset_dir).name
+    real = torch.from_numpy(np.stack([image_array(pairs.loc[item_id, "image"], resolution, dataset)
+                                      for item_id in ids]))
     records = score_images(real, fake, [pairs.loc[item_id, "caption"] for item_id in ids], load_scorers(spec), spec)
     log.info("%s: %s", model, {record["metric"]: round(record["value"], 4) for record in records})
     return write_records(out, {"model": model}, records)
