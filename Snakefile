@@ -1,9 +1,11 @@
 import sys
 from pathlib import Path
 
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
 from snakemake.utils import min_version
 
 from synesthesia.config import ConfigError, load_yaml, validate_config
+from synesthesia.deployment import share_package_with_jobs
 from synesthesia.gpu import export_gpu_slots
 from synesthesia.prefetch import offline_gaps, preflight
 from synesthesia.slurm import StatusUnreliable, status_without_accounting
@@ -40,6 +42,9 @@ config.update(_validated)
 # caches lack, warned here and refused by `onstart`. Once, by the process that plans: jobs re-read this file.
 _offline_gaps = offline_gaps(config, Path(".")) if workflow.is_main_process else []
 export_gpu_slots(workflow.global_resources.get("gpu"))
+# Per-rule conda environments hold the dependencies; the jobs get this package from here.
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    share_package_with_jobs()
 
 
 report: "workflow/report/workflow.rst"

@@ -1,0 +1,147 @@
+"""Per-rule conda environments without conda (no channel is reachable here).
+
+A stand-in ``conda`` on PATH records what Snakemake asks of it and builds each environment
+as a virtual environment that has the project's dependencies but not the project. The
+jobs then have to find the package the way they would in a real conda environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import DEMO, ROOT
+
+from synesthesia.deployment import LINK_FOLDER, PACKAGE_DIR, share_package_with_jobs
+from synesthesia.store import read_embeddings
+
+SITE_PACKAGES = sysconfig.get_paths()["purelib"]
+
+
+def dependencies_only_environment(prefix: Path) -> Path:
+    """A virtual environment that imports the project's dependencies but not the project: its site
+    folder lists this interpreter's site-packages in a .pth line, whose own .pth files (the
+    project's editable install among them) Python does not read."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True)
+    site = Path(sysconfig.get_paths(vars={"base": str(prefix), "platbase": str(prefix)})["purelib"])
+    (site / "dependencies.pth").write_text(SITE_PACKAGES + "\n")
+    return prefix / "bin" / "python"
+
+
+STAND_IN = textwrap.dedent("""\
+    #!{python}
+    import json, subprocess, sys
+    from pathlib import Path
+
+    base = Path(__file__).resolve().parent.parent
+    args = sys.argv[1:]
+    with open(base / "calls.jsonl", "a") as calls:
+        calls.write(json.dumps(args) + "\\n")
+    if args == ["--version"]:
+        print("conda 25.1.1")
+    elif args[:2] == ["info", "--json"]:
+        print(json.dumps({{"conda_prefix": str(base), "root_prefix": str(base), "platform": "linux-64"}}))
+    elif args[:2] == ["config", "--get"]:
+        print(json.dumps({{"get": {{"channel_priority": "strict"}}}}))
+    elif args[:2] == ["env", "create"]:
+        env_file = Path(args[args.index("--file") + 1].strip('"'))
+        prefix = Path(args[args.index("--prefix") + 1].strip('"'))
+        with open(base / "env_files.jsonl", "a") as files:
+            files.write(json.dumps({{"file": str(env_file), "text": env_file.read_text()}}) + "\\n")
+        if (base / "build").exists():  # as dependencies_only_environment in tests/test_conda.py
+            subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True)
+            site = prefix / "lib" / "python{version}" / "site-packages"
+            (site / "dependencies.pth").write_text({site_packages!r} + "\\n")
+        else:
+            prefix.mkdir(parents=True)
+    elif args[0] == "clean":  # after each creation, as Snakemake's default cleanup asks
+        pass
+    else:
+        sys.exit(f"stand-in conda: {{args}} is not emulated")
+    """)
+
+
+def stand_in_conda(root: Path, build: bool) -> dict:
+    """PATH and the rest of the environment for a run with the stand-in conda at ``root``."""
+    bin_dir = root / "bin"
+    bin_dir.mkdir(parents=True)
+    conda = bin_dir / "conda"
+    conda.write_text(STAND_IN.format(python=sys.executable, site_packages=SITE_PACKAGES,
+                                     version=f"{sys.version_info.major}.{sys.version_info.minor}"))
+    conda.chmod(0o755)
+    # Snakemake activates an environment with `source <conda>/bin/activate <prefix>`.
+    (bin_dir / "activate").write_text('export PATH="$1/bin:$PATH"\n')
+    if build:
+        (root / "build").touch()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def run_demo(workdir: Path, config: dict, env: dict, *args: str) -> subprocess.CompletedProcess:
+    configfile = workdir / "config.yaml"
+    workdir.mkdir(parents=True, exist_ok=True)
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    return subprocess.run([str(ROOT / ".venv/bin/snakemake"), "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+                           "--configfile", str(configfile), "--cores", "2", "--use-conda", *args],
+                          capture_output=True, text=True, env=env, timeout=1200)
+
+
+def test_a_dependencies_only_environment_lacks_the_project_and_the_shared_link_supplies_it(tmp_path):
+    python = dependencies_only_environment(tmp_path / "env")
+    probe = "import h5py, torch, synesthesia; print(synesthesia.__file__)"
+    alone = subprocess.run([str(python), "-c", probe], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": ""})
+    assert alone.returncode == 1 and "No module named 'synesthesia'" in alone.stderr
+    environ = {"PYTHONPATH": "/elsewhere"}
+    folder = share_package_with_jobs(tmp_path / "work", environ)
+    assert folder == (tmp_path / "work" / LINK_FOLDER).resolve()
+    assert environ["PYTHONPATH"] == f"{folder}{os.pathsep}/elsewhere"
+    assert sorted(path.name for path in folder.iterdir()) == ["synesthesia"]  # the package, nothing around it
+    assert share_package_with_jobs(tmp_path / "work", environ) == folder  # again: same link, PYTHONPATH once
+    assert environ["PYTHONPATH"].split(os.pathsep).count(str(folder)) == 1
+    shared = subprocess.run([str(python), "-c", probe], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": environ["PYTHONPATH"]})
+    assert shared.returncode == 0, shared.stderr
+    assert Path(shared.stdout.strip()).resolve() == PACKAGE_DIR / "__init__.py"
+
+
+def test_snakemake_gets_env_files_whose_every_path_resolves_from_where_it_builds_them(tmp_path):
+    env = stand_in_conda(tmp_path / "conda", build=False)
+    result = run_demo(tmp_path / "work", DEMO, env, "--conda-create-envs-only")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    handed = [json.loads(line) for line in (tmp_path / "conda" / "env_files.jsonl").read_text().splitlines()]
+    assert len(handed) == len(list((ROOT / "envs").glob("*.yaml")))
+    for entry in handed:
+        # Snakemake builds from its copy under .snakemake/conda/: nothing may point relative to it.
+        assert Path(entry["file"]).parent == tmp_path / "work" / ".snakemake" / "conda"
+        env_file = yaml.safe_load(entry["text"])
+        pip = next(item["pip"] for item in env_file["dependencies"] if isinstance(item, dict))
+        assert all("==" in requirement and not requirement.startswith("-") for requirement in pip), pip
+
+
+@pytest.mark.slow
+def test_demo_jobs_run_under_use_conda_and_give_the_demos_vectors(tmp_path, demo_run):
+    env = stand_in_conda(tmp_path / "conda", build=True)
+    target = "results/embeddings/shapes/minilm.h5"
+    result = run_demo(tmp_path / "work", DEMO, env, target)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    calls = [json.loads(line) for line in (tmp_path / "conda" / "calls.jsonl").read_text().splitlines()]
+    assert sum(call[:2] == ["env", "create"] for call in calls) >= 1
+    # The jobs ran in an environment that cannot import the project by itself: they had it from the link.
+    (python,) = (tmp_path / "work" / ".snakemake" / "conda").glob("*_/bin/python")
+    alone = subprocess.run([str(python), "-c", "import synesthesia"], capture_output=True, text=True,
+                           env={**env, "PYTHONPATH": ""})
+    assert alone.returncode == 1 and "No module named 'synesthesia'" in alone.stderr
+    assert (tmp_path / "work" / LINK_FOLDER / "synesthesia").resolve() == PACKAGE_DIR
+    ran = read_embeddings(tmp_path / "work" / target)
+    demo = read_embeddings(demo_run / target)
+    assert ran.ids == demo.ids
+    assert abs(ran.vectors - demo.vectors).max() < 1e-6
