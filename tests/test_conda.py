@@ -128,20 +128,22 @@ def test_snakemake_gets_env_files_whose_every_path_resolves_from_where_it_builds
 
 
 @pytest.mark.slow
-def test_demo_jobs_run_under_use_conda_and_give_the_demos_vectors(tmp_path, demo_run):
+def test_demo_jobs_of_every_environment_run_under_use_conda_and_give_the_demos_results(tmp_path, demo_run):
     env = stand_in_conda(tmp_path / "conda", build=True)
-    target = "results/embeddings/shapes/minilm.h5"
-    result = run_demo(tmp_path / "work", DEMO, env, target)
+    embeddings, scores = "results/embeddings/shapes/minilm.h5", "results/retrieval/shapes/minilm__tiny-vit.json"
+    split = "data/shapes/t2i_split.json"  # embed.yaml, score.yaml and t2i.yaml jobs
+    result = run_demo(tmp_path / "work", DEMO, env, embeddings, scores, split)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     calls = [json.loads(line) for line in (tmp_path / "conda" / "calls.jsonl").read_text().splitlines()]
-    assert sum(call[:2] == ["env", "create"] for call in calls) >= 1
-    # The jobs ran in an environment that cannot import the project by itself: they had it from the link.
-    (python,) = (tmp_path / "work" / ".snakemake" / "conda").glob("*_/bin/python")
-    alone = subprocess.run([str(python), "-c", "import synesthesia"], capture_output=True, text=True,
-                           env={**env, "PYTHONPATH": ""})
-    assert alone.returncode == 1 and "No module named 'synesthesia'" in alone.stderr
+    assert sum(call[:2] == ["env", "create"] for call in calls) == len(list((ROOT / "envs").glob("*.yaml")))
+    # The jobs ran in environments that cannot import the project by themselves: they had it from the link.
+    for python in (tmp_path / "work" / ".snakemake" / "conda").glob("*_/bin/python"):
+        alone = subprocess.run([str(python), "-c", "import synesthesia"], capture_output=True, text=True,
+                               env={**env, "PYTHONPATH": ""})
+        assert alone.returncode == 1 and "No module named 'synesthesia'" in alone.stderr
     assert (tmp_path / "work" / LINK_FOLDER / "synesthesia").resolve() == PACKAGE_DIR
-    ran = read_embeddings(tmp_path / "work" / target)
-    demo = read_embeddings(demo_run / target)
+    ran, demo = read_embeddings(tmp_path / "work" / embeddings), read_embeddings(demo_run / embeddings)
     assert ran.ids == demo.ids
     assert abs(ran.vectors - demo.vectors).max() < 1e-6
+    assert json.loads((tmp_path / "work" / scores).read_text()) == json.loads((demo_run / scores).read_text())
+    assert (tmp_path / "work" / split).read_text() == (demo_run / split).read_text()
