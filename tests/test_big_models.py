@@ -131,14 +131,14 @@ def test_out_of_memory_halves_image_batches(tiny_models, shapes_dir, tmp_path, m
     encoder = load_encoder("tiny-vit", {"source": "hf", "id": str(tiny_models / "vit"), "modality": "vision"},
                            device="cpu")
     whole = read_embeddings(extract_images(encoder, ids, paths, tmp_path / "whole.h5", SPEC, batch_size=8))
-    encode = encoder.encode_images
+    encode = encoder.encode_images_with_layers  # what extraction calls: the main vectors and any stored layers
 
     def fits_three(pixels):
         if len(pixels) > 3:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory")
         return encode(pixels)
 
-    monkeypatch.setattr(encoder, "encode_images", fits_three)
+    monkeypatch.setattr(encoder, "encode_images_with_layers", fits_three)
     halved = read_embeddings(extract_images(encoder, ids, paths, tmp_path / "halved.h5", SPEC, batch_size=8))
     assert halved.ids == whole.ids
     np.testing.assert_allclose(halved.vectors, whole.vectors, atol=ATOL)

@@ -355,6 +355,15 @@ def check_model_entry(name: str, entry: dict, model_config: dict | None) -> None
                           f"choose one of {', '.join(offered_poolings(entry))}")
     if "layer" in entry and source != "hf":
         raise ConfigError(f"{where}.layer: {source} models are read at their output; remove `layer`")
+    if extra_layers_asked(entry) and source != "hf":
+        raise ConfigError(f"{where}.layers: {source} models are read at their output only; remove `layers` "
+                          "(or set it to last)")
+    if "store_dtype" in entry and not extra_layers_asked(entry):
+        raise ConfigError(f"{where}.store_dtype: applies to the arrays of `layers` only, and this entry stores no "
+                          "layers beyond its main vector; remove store_dtype or set layers")
+    if extra_layers_asked(entry) and pooling in ("pooler", "projection"):
+        raise ConfigError(f"{where}.layers: pooling {pooling!r} exists only at the last layer, so the other layers "
+                          "cannot be pooled like the main vector; pool with cls, mean or eos, or remove `layers`")
     spread = [key for key in ("device_map", "max_memory", "offload_folder") if key in entry]
     spread += ["gpus"] if entry.get("gpus", 1) > 1 else []
     if spread and source != "hf":
@@ -374,14 +383,46 @@ def check_model_entry(name: str, entry: dict, model_config: dict | None) -> None
     if pooling == "cls" and modality == "vision" and model_type in NO_CLS_TOKEN:
         raise ConfigError(f"{where}.pooling: {entry['id']} ({model_type}) outputs a feature map with no CLS "
                           "token; use mean or pooler")
+    depth = transformer_depth(entry, model_config)
     if "layer" in entry:
-        two_towers = modalities == ("text", "vision")
-        tower = model_config.get(f"{modality}_config", model_config) if two_towers else model_config
-        depth = tower.get("num_hidden_layers", tower.get("n_layer"))
         # hidden_states holds the embeddings and one entry per layer: indices -(depth + 1) .. depth.
         if depth is not None and not -(depth + 1) <= entry["layer"] <= depth:
             raise ConfigError(f"{where}.layer: {entry['layer']} is out of range; {entry['id']} has {depth} layers, "
                               f"so layer is one of {-(depth + 1)}..{depth} (0 = the embeddings)")
+    if depth is not None and extra_layers_asked(entry):
+        resolve_layers(name, entry, depth)
+
+
+def transformer_depth(entry: dict, model_config: dict | None) -> int | None:
+    """The number of transformer layers of the entry's tower, from its checkpoint's config.json
+    (``num_hidden_layers``, or GPT-2's ``n_layer``); None where the config is unknown or names neither."""
+    if model_config is None:
+        return None
+    modalities = MODEL_TYPE_MODALITIES.get(model_config.get("model_type", ""))
+    two_towers = modalities == ("text", "vision")
+    tower = model_config.get(f"{entry['modality']}_config", model_config) if two_towers else model_config
+    return tower.get("num_hidden_layers", tower.get("n_layer"))
+
+
+def extra_layers_asked(entry: dict) -> bool:
+    """Whether the entry asks for hidden states beyond its main vector (``layers`` other than ``last``)."""
+    return entry.get("layers", "last") != "last"
+
+
+def resolve_layers(name: str, entry: dict, depth: int) -> list[int]:
+    """The hidden-state indices (0 = the embeddings .. ``depth``) the entry's ``layers`` stores, sorted, each
+    once: ``all`` is every one, ``last`` none beyond the main vector, a list is read like ``layer`` (negative
+    from the end). An index out of range is refused naming the model."""
+    layers = entry.get("layers", "last")
+    if layers == "last":
+        return []
+    if layers == "all":
+        return list(range(depth + 1))
+    outside = [index for index in layers if not -(depth + 1) <= index <= depth]
+    if outside:
+        raise ConfigError(f"config: models.{name}.layers: {outside} out of range; {entry['id']} has {depth} layers, "
+                          f"so each index is one of {-(depth + 1)}..{depth} (0 = the embeddings)")
+    return sorted({index % (depth + 1) for index in layers})
 
 
 def missing_data_paths(config: dict, root: Path) -> list[str]:

@@ -35,14 +35,35 @@ def sequential_batches(n: int, batch_size: int) -> list[np.ndarray]:
     return [np.arange(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
 
 
-def check_finite(vectors: torch.Tensor, model: str, item_ids: Sequence[str]) -> None:
+def check_finite(vectors: torch.Tensor, model: str, item_ids: Sequence[str], layer: int | None = None) -> None:
     bad = ~torch.isfinite(vectors).all(dim=1)
     if bool(bad.any()):
         first = item_ids[int(bad.nonzero()[0])]
+        at_layer = "" if layer is None else f" at layer {layer}"
         raise NonFiniteEmbeddingError(
-            f"model {model!r} produced non-finite vectors for {int(bad.sum())} items (first: {first!r}); "
+            f"model {model!r} produced non-finite vectors{at_layer} for {int(bad.sum())} items (first: {first!r}); "
             "with float16 this is usually an overflow: use dtype bfloat16 or float32"
         )
+
+
+def layer_arrays(encoder: Encoder, layer_vectors: dict[int, torch.Tensor], item_ids: Sequence[str]
+                 ) -> dict[int, np.ndarray]:
+    """Each stored layer's vectors, checked finite, in the entry's ``store_dtype`` (float32 unless set)."""
+    store_dtype = np.dtype(encoder.entry.get("store_dtype", "float32"))
+    arrays = {}
+    for index, vectors in layer_vectors.items():
+        check_finite(vectors, encoder.name, item_ids, layer=index)
+        on_disk = vectors.numpy().astype(store_dtype)
+        # float16 tops out at 65504: a large LM's hidden states can exceed it where float32 holds them.
+        beyond = ~np.isfinite(on_disk).all(axis=1)
+        if beyond.any():
+            raise NonFiniteEmbeddingError(
+                f"model {encoder.name!r}: layer {index} has values beyond the {store_dtype} range for "
+                f"{int(beyond.sum())} items (first: {item_ids[int(np.flatnonzero(beyond)[0])]!r}); "
+                "set store_dtype float32 in the model entry"
+            )
+        arrays[index] = on_disk
+    return arrays
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -62,7 +83,7 @@ class FittingBatches:
         self.model, self.configured, self.size = model, batch_size, batch_size
 
     def parts(self, encode, item_ids: Sequence[str]):
-        """Yield (part, its vectors): ``encode(part)`` for slices ``part`` covering the batch of ``item_ids``."""
+        """Yield (part, ``encode(part)``) for slices ``part`` covering the batch of ``item_ids``."""
         start = 0
         while start < len(item_ids):
             part = slice(start, min(start + self.size, len(item_ids)))
@@ -117,7 +138,7 @@ def extract_texts(
     pools the word's own tokens in its context instead of the whole text. With
     ``text_pairs`` each unit is a sentence pair in the encoder's native pair input.
     """
-    store = PartialStore(out, ids, spec, owners=owners, log=log.info)
+    store = PartialStore(out, ids, spec, owners=owners, log=log.info, layers=encoder.stored_layers)
     try:
         lengths = encoder.token_lengths(texts, text_pairs)
         truncated = int((lengths > encoder.max_length).sum())
@@ -128,21 +149,22 @@ def extract_texts(
         batches = [b for b in length_batches(lengths, batch_size) if not done[b].all()]
         unit_ids = list(ids) if owners is None else [ids[o] for o in owners]
 
-        def encode(units: np.ndarray) -> torch.Tensor:
+        def encode(units: np.ndarray) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
             unit_texts = [texts[i] for i in units]
             if spans is not None:
-                return encoder.encode_spans(unit_texts, [spans[i] for i in units])
+                return encoder.encode_spans_with_layers(unit_texts, [spans[i] for i in units])
             if text_pairs is not None:
-                return encoder.encode_texts(unit_texts, [text_pairs[i] for i in units])
-            return encoder.encode_texts(unit_texts)
+                return encoder.encode_texts_with_layers(unit_texts, [text_pairs[i] for i in units])
+            return encoder.encode_texts_with_layers(unit_texts)
 
         fitting = FittingBatches(encoder.name, batch_size)
         with _progress(len(texts), int(done.sum()), f"embed {encoder.name}") as bar:
             for batch in batches:
                 batch_ids = [unit_ids[i] for i in batch]
-                for part, vectors in fitting.parts(lambda part, batch=batch: encode(batch[part]), batch_ids):
+                for part, (vectors, by_layer) in fitting.parts(lambda part, batch=batch: encode(batch[part]),
+                                                               batch_ids):
                     check_finite(vectors, encoder.name, batch_ids[part])
-                    store.write(batch[part], vectors.numpy())
+                    store.write(batch[part], vectors.numpy(), layer_arrays(encoder, by_layer, batch_ids[part]))
                     bar.update(len(vectors))
         attrs = {**encoder.provenance(), **_spec_attrs(spec), **fitting.attrs(), "max_length": encoder.max_length,
                  "truncated": truncated, "n_units": len(texts)}
@@ -177,7 +199,7 @@ def extract_images(
     owners: Sequence[int] | None = None,
 ) -> Path:
     """Embed images, decoded by ``workers`` DataLoader processes, in file order."""
-    store = PartialStore(out, ids, spec, owners=owners, log=log.info)
+    store = PartialStore(out, ids, spec, owners=owners, log=log.info, layers=encoder.stored_layers)
     try:
         done = store.done_mask()
         todo = [b for b in sequential_batches(len(paths), batch_size) if not done[b].all()]
@@ -191,10 +213,10 @@ def extract_images(
         with _progress(len(paths), int(done.sum()), f"embed {encoder.name}") as bar:
             for index, pixels in loader:
                 batch, batch_ids = index.numpy(), [unit_ids[i] for i in index.tolist()]
-                for part, vectors in fitting.parts(lambda part, pixels=pixels: encoder.encode_images(pixels[part]),
-                                                   batch_ids):
+                for part, (vectors, by_layer) in fitting.parts(
+                        lambda part, pixels=pixels: encoder.encode_images_with_layers(pixels[part]), batch_ids):
                     check_finite(vectors, encoder.name, batch_ids[part])
-                    store.write(batch[part], vectors.numpy())
+                    store.write(batch[part], vectors.numpy(), layer_arrays(encoder, by_layer, batch_ids[part]))
                     bar.update(len(vectors))
         attrs = {**encoder.provenance(), **_spec_attrs(spec), **fitting.attrs(), "n_units": len(paths)}
         return store.finalize(attrs)

@@ -25,7 +25,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import load_yaml, local_paths, model_spec, read_model_config, tiny_model_dir, validate_config
+from .config import (
+    extra_layers_asked,
+    load_yaml,
+    local_paths,
+    model_spec,
+    read_model_config,
+    resolve_layers,
+    tiny_model_dir,
+    transformer_depth,
+    validate_config,
+)
 from .data.tables import read_tsv, table_for
 from .logs import first_line
 
@@ -171,6 +181,26 @@ def _size(model: str, spec: dict, workdir: Path, footprint) -> tuple[int | None,
         logging.disable(logging.NOTSET)
 
 
+def stored_layer_bytes(model: str, entry: dict, workdir: Path) -> tuple[int | None, str]:
+    """(bytes per row and vector value of the entry's extra ``layers`` arrays, why unknown): the number
+    of layers times the bytes of ``store_dtype``; 0 without ``layers``. ``all`` needs the checkpoint's
+    config.json on this machine to count its layers."""
+    if not extra_layers_asked(entry):
+        return 0, ""
+    value_bytes = 2 if entry.get("store_dtype") == "float16" else 4
+    try:
+        depth = transformer_depth(entry, read_model_config(entry, workdir))
+    except Exception as error:  # an unreadable config.json: the run itself will say
+        depth, why = None, _first_line(error)
+    else:
+        why = "its config.json is not on this machine"
+    if depth is not None:
+        return len(resolve_layers(model, entry, depth)) * value_bytes, ""
+    if entry["layers"] == "all":
+        return None, f"disk of its layers unknown ({why})"
+    return len(set(entry["layers"])) * value_bytes, ""  # a negative and a positive index may name one layer
+
+
 def _cached(entry: dict, workdir: Path) -> bool | None:
     try:
         return model_cached(entry, workdir)
@@ -211,6 +241,11 @@ def model_costs(jobs: pd.DataFrame, config: dict, workdir: Path, footprint=None,
                    if parameters else None) if on_gpu else 0.0
         gpus_needed = math.ceil(peak_gb / gpu_memory_gb) if peak_gb is not None else None
         gpus = (spec.get("gpus") or 1) if on_gpu else 0  # what the job asks for: one GPU unless the entry says more
+        layer_bytes, layers_note = stored_layer_bytes(model, entry, workdir)
+        if layers_note:
+            notes.append(layers_note)
+        # The main vectors in float32, plus layers x rows x dim x bytes of store_dtype for `layers`.
+        row_value_bytes = BYTES_PER_VALUE + layer_bytes if layer_bytes is not None else None
         if gpus_needed and gpus_needed > gpus:
             notes.append(f"needs {gpus_needed} GPUs of {gpu_memory_gb:g} GB, asks for {gpus}: set gpus: {gpus_needed}")
         rows.append({
@@ -218,7 +253,7 @@ def model_costs(jobs: pd.DataFrame, config: dict, workdir: Path, footprint=None,
             "unsized_datasets": items.count(None), "parameters": parameters, "dim": dim,
             "cached": _cached(entry, workdir), "peak_gpu_gb": peak_gb, "gpus_needed": gpus_needed, "gpus": gpus,
             "gpu_hours": hours if on_gpu else 0.0, "cpu_hours": 0.0 if on_gpu else hours,
-            "disk_gb": sum(known) * dim * BYTES_PER_VALUE / 1e9 if known and dim else None,
+            "disk_gb": sum(known) * dim * row_value_bytes / 1e9 if known and dim and row_value_bytes else None,
             "basis": basis, "note": "; ".join(notes),
         })
     columns = ["model", "embeddings", "items", "unsized_datasets", "parameters", "dim", "cached", "peak_gpu_gb",

@@ -2,7 +2,9 @@
 
 Layout (docs/outputs.md, "Embedding store"): ``ids`` (N, utf-8), ``embeddings`` (N x D, float32),
 optional ``items/embeddings`` (M x D) + ``items/owner`` (M) holding the
-per-occurrence vectors whose per-owner mean is the row, and attrs with the
+per-occurrence vectors whose per-owner mean is the row, optional ``layers/{i}/embeddings``
+(and ``layers/{i}/items/embeddings``) holding hidden state ``i`` of the same forward pass
+(float32 or float16, attrs ``layers`` and ``store_dtype``), and attrs with the
 provenance. ``complete=True`` is written last.
 
 Extraction writes into ``<name>.partial``: the vectors of the encoded units plus a
@@ -54,6 +56,10 @@ class StoreMismatchError(ValueError):
 
 class CorruptStoreError(ValueError):
     """A store file whose contents cannot be right: unreadable, truncated, short, wrong shape, non-finite."""
+
+
+class MissingLayerError(LookupError):
+    """A store file asked for a hidden-state layer it does not hold."""
 
 
 class StoreWriteError(OSError):
@@ -155,9 +161,16 @@ def finite_rows(dataset) -> np.ndarray:
 
 
 def _unit_arrays(f: h5py.File) -> list[str]:
-    """The per-unit float arrays of a partial file: the rows whose finiteness says they were written."""
-    return [name for name, obj in f.items()
-            if isinstance(obj, h5py.Dataset) and name != "done" and obj.dtype.kind == "f"]
+    """The per-unit float arrays of a partial file, in groups too (``layers/{i}/units``): the rows
+    whose finiteness says they were written."""
+    names = []
+
+    def visit(name: str, obj) -> None:
+        if isinstance(obj, h5py.Dataset) and name != "done" and obj.dtype.kind == "f":
+            names.append(name)
+
+    f.visititems(visit)
+    return names
 
 
 def _verified_done(f: h5py.File, partial: Path, log) -> np.ndarray:
@@ -300,7 +313,8 @@ class PartialStore(ResumableFile):
 
     ``owners`` (optional, one index into ``ids`` per unit) marks the units as
     per-occurrence items whose mean per owner becomes the row; without it, unit
-    ``i`` is row ``i``.
+    ``i`` is row ``i``. ``layers`` (hidden-state indices) are further vectors of each
+    unit, written with the main ones in every batch and stored as ``layers/{i}``.
     """
 
     def __init__(
@@ -310,7 +324,9 @@ class PartialStore(ResumableFile):
         spec: dict,
         owners: Sequence[int] | None = None,
         log=print,
+        layers: Sequence[int] = (),
     ):
+        self.layers = sorted(int(index) for index in layers)
         if not len(ids):
             raise ValueError(f"{path}: no items to embed; the dataset's table is empty")
         self.owners = None if owners is None else np.asarray(owners, dtype=np.int64)
@@ -328,9 +344,27 @@ class PartialStore(ResumableFile):
     def extra_bytes(self, row_bytes: int) -> int:
         return 0 if self.owners is None else len(self.ids) * row_bytes
 
-    def write(self, unit_index: np.ndarray, vectors: np.ndarray) -> None:
-        """Write the vectors of the given units, then mark them done (crash-safe order)."""
-        self.write_units(unit_index, {"units": np.asarray(vectors, dtype=np.float32)}, chunk_rows=256)
+    def write(self, unit_index: np.ndarray, vectors: np.ndarray,
+              layer_vectors: dict[int, np.ndarray] | None = None) -> None:
+        """Write the vectors of the given units (and of each of ``layers``, in the float type given),
+        then mark them done: a unit is done only once all its arrays are flushed (crash-safe order)."""
+        layer_vectors = layer_vectors or {}
+        if sorted(layer_vectors) != self.layers:
+            raise ValueError(f"{self.partial}: vectors of layers {sorted(layer_vectors)} given, "
+                             f"the store holds layers {self.layers}")
+        arrays = {"units": np.asarray(vectors, dtype=np.float32)}
+        for index in self.layers:
+            values = np.asarray(layer_vectors[index])
+            if values.dtype.kind != "f":
+                raise TypeError(f"{self.partial}: layer {index} vectors are {values.dtype}, not floats")
+            arrays[_layer_units(index)] = values
+        self.write_units(unit_index, arrays, chunk_rows=256)
+
+    def require_all_units(self) -> None:
+        super().require_all_units()
+        missing = [index for index in self.layers if _layer_units(index) not in self.file]
+        if missing:
+            raise RuntimeError(f"{self.partial}: the vectors of layers {missing} were never written")
 
     def finalize(self, attrs: dict) -> Path:
         """Lay the file out as the store contract says, verify it, and rename it into place."""
@@ -346,9 +380,22 @@ class PartialStore(ResumableFile):
                 f.move("owner", "items/owner")
                 f.create_dataset("embeddings",
                                  data=_owner_means(f["items/embeddings"], self.owners, len(self.ids)))
+            for index in self.layers:
+                group = f"layers/{index}"
+                if self.owners is None:
+                    f.move(_layer_units(index), f"{group}/embeddings")
+                else:
+                    f.move(_layer_units(index), f"{group}/items/embeddings")
+                    items = f[f"{group}/items/embeddings"]
+                    means = _owner_means(items, self.owners, len(self.ids))
+                    f.create_dataset(f"{group}/embeddings", data=means.astype(items.dtype))
             del f.attrs["spec"]
             for key, value in attrs.items():
                 f.attrs[key] = attr_value(value)
+            if self.layers:
+                # Only a store with layers gains these attrs: one without stays as it always was.
+                f.attrs["layers"] = attr_value(self.layers)
+                f.attrs["store_dtype"] = str(f[f"layers/{self.layers[0]}/embeddings"].dtype)
             f.attrs["schema_version"] = SCHEMA_VERSION
             f.attrs["spec"] = self._spec
             f.attrs["complete"] = True
@@ -356,6 +403,13 @@ class PartialStore(ResumableFile):
 
     def verify_finished(self, path: Path) -> None:
         read_embeddings(path, items=False, name=self.path)
+        for index in self.layers:
+            read_layer(path, index, items=False, name=self.path)
+
+
+def _layer_units(index: int) -> str:
+    """The partial file's array of one layer's unit vectors (``units`` is the main one's)."""
+    return f"layers/{index}/units"
 
 
 def _owner_means(items: h5py.Dataset, owners: np.ndarray, n_rows: int) -> np.ndarray:
@@ -402,6 +456,30 @@ def read_embeddings(path: str | os.PathLike, items: bool = False, name: str | os
     and with ``items`` the occurrence vectors likewise. ``name`` is the path errors
     name when ``path`` is the file's temporary name.
     """
+    return _read_store(path, None, items, name)
+
+
+def read_layer(path: str | os.PathLike, layer: int, items: bool = False,
+               name: str | os.PathLike | None = None) -> Embeddings:
+    """Read hidden state ``layer`` (a non-negative index, as the store's attr ``layers`` lists them) of a
+    complete store file, as float32 whatever its type on disk, with the checks of :func:`read_embeddings`.
+    The result's attrs say ``layer``: this index, not the main vector's."""
+    return _read_store(path, int(layer), items, name)
+
+
+def stored_layers(path: str | os.PathLike) -> list[int]:
+    """The hidden-state indices a complete store file holds beside its main vectors (none without `layers`)."""
+    with open_store_file(path) as f:
+        attrs = dict(f.attrs)
+    if not attrs.get("complete", False):
+        raise IncompleteStoreError(f"{path} is not a complete embedding file (attribute complete=True missing); "
+                                   "delete it and rerun the workflow to re-extract it")
+    return [int(index) for index in json.loads(str(attrs.get("layers", "[]")))]
+
+
+def _read_store(path: str | os.PathLike, layer: int | None, items: bool, name: str | os.PathLike | None
+                ) -> Embeddings:
+    """The main vectors (``layer`` None) or those of one stored layer, checked as ``read_embeddings`` says."""
     path = Path(path)
     name = Path(name) if name else path
     if not path.exists():
@@ -415,13 +493,23 @@ def read_embeddings(path: str | os.PathLike, items: bool = False, name: str | os
                 f"{name} is not a complete embedding file (attribute complete=True missing); "
                 "delete it and rerun the workflow to re-extract it"
             )
+        group = "" if layer is None else f"layers/{layer}/"
+        if layer is not None and f"{group}embeddings" not in f:
+            held = str(attrs.get("layers", "[]"))
+            raise MissingLayerError(
+                f"{name} (model {str(attrs.get('model', '?'))!r}) holds no layer {layer} (its layers: {held}); "
+                "list the layer in the model entry's `layers` and rerun the workflow to re-extract it"
+            )
         try:
-            for key in ("ids", "embeddings"):
+            for key in ("ids", f"{group}embeddings"):
                 if key not in f:
                     raise CorruptStoreError(f"{name}: no {key!r} dataset; delete it and rerun the workflow")
-            result = Embeddings(name, list(f["ids"].asstr()[:]), f["embeddings"][:], attrs)
-            if items and "items" in f:
-                result.items = f["items/embeddings"][:]
+            vectors = f[f"{group}embeddings"][:].astype(np.float32, copy=False)
+            if layer is not None:
+                attrs["layer"] = layer
+            result = Embeddings(name, list(f["ids"].asstr()[:]), vectors, attrs)
+            if items and f"{group}items" in f:
+                result.items = f[f"{group}items/embeddings"][:].astype(np.float32, copy=False)
                 result.owner = f["items/owner"][:]
         except OSError as err:
             raise CorruptStoreError(f"{name}: reading failed ({first_line(err)}); the file is damaged: "

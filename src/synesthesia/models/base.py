@@ -117,6 +117,24 @@ class Encoder(ABC):
             f"model {self.name!r} ({self.entry['source']}, {self.modality}) gives no per-token text states"
         )
 
+    # Hidden-state indices stored beside the main vector (the entry's `layers`); only hf encoders have any.
+    stored_layers: Sequence[int] = ()
+
+    def encode_texts_with_layers(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None
+                                 ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """``encode_texts`` and, from the same forward pass, one vector per index in ``stored_layers``."""
+        vectors = self.encode_texts(texts) if text_pairs is None else self.encode_texts(texts, text_pairs)
+        return vectors, {}
+
+    def encode_spans_with_layers(self, texts: Sequence[str], spans: Sequence[tuple[int, int]]
+                                 ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """``encode_spans`` and, from the same forward pass, one vector per index in ``stored_layers``."""
+        return self.encode_spans(texts, spans), {}
+
+    def encode_images_with_layers(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """``encode_images`` and, from the same forward pass, one vector per index in ``stored_layers``."""
+        return self.encode_images(pixel_values), {}
+
     # vision encoders
     def image_transform(self) -> Callable:
         raise NotImplementedError(f"{self.name} is a {self.modality} model and does not encode images")

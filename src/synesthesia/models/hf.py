@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..config import check_model_entry, offered_poolings
+from ..config import check_model_entry, extra_layers_asked, offered_poolings, resolve_layers, transformer_depth
 from ..images import to_rgb
 from .base import Encoder, fit_tokens, require_pooling
 from .pooling import TOKEN_POOLINGS
@@ -151,6 +151,27 @@ class HFEncoder(Encoder):
                 f"model {self.name!r}: pooling {self.pooling!r} exists only at the last layer; "
                 "remove `layer` or pool with cls/mean/eos"
             )
+        self.stored_layers = self._resolve_stored_layers(config.to_dict())
+
+    def _resolve_stored_layers(self, model_config: dict) -> list[int]:
+        """The hidden-state indices ``layers`` asks to store beside the main vector (none without it)."""
+        if not extra_layers_asked(self.entry):
+            return []
+        if self.pooling in ("pooler", "projection"):
+            raise ValueError(
+                f"model {self.name!r}: pooling {self.pooling!r} exists only at the last layer, so `layers` cannot "
+                "be pooled like the main vector; set pooling cls, mean or eos, or remove `layers`"
+            )
+        depth = transformer_depth(self.entry, model_config)
+        if depth is None:
+            raise ValueError(
+                f"model {self.name!r}: `layers` needs the number of transformer layers, which the config of "
+                f"{self.entry['id']} ({self.model_type}) does not give (no num_hidden_layers); remove `layers`"
+            )
+        return resolve_layers(self.name, self.entry, depth)
+
+    def _wants_hidden_states(self) -> bool:
+        return self.layer is not None or bool(self.stored_layers)
 
     @property
     def mask_ratio(self) -> float:
@@ -278,40 +299,56 @@ class HFEncoder(Encoder):
         at the end of its first text."""
         return self._is_clip() and self.pooling in ("pooler", "projection")
 
-    @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> torch.Tensor:
+        return self.encode_texts_with_layers(texts, text_pairs)[0]
+
+    @torch.inference_mode()
+    def encode_texts_with_layers(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None
+                                 ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         first, second = self.pair_inputs(texts, text_pairs)
         batch = self.tokenizer(
             first, second, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         ).to(self.device)
         if self.pools_at_end_token():
             self.check_end_tokens(batch["input_ids"], batch["attention_mask"])
-        want_layers = self.layer is not None
-        out = self.model(**batch, output_hidden_states=want_layers)
+        out = self.model(**batch, output_hidden_states=self._wants_hidden_states())
+        # Pooler and projection pooling (CLIP) refuse `layers` at load, so these carry no extra layers.
         if self.pools_at_end_token() and text_pairs is not None:
             # CLIP pools at the first end token, which in a joined pair ends the first text only.
             last = out.last_hidden_state
             pooled = TOKEN_POOLINGS["eos"](last, batch["attention_mask"].to(last.device))
             if self.pooling == "projection":
                 pooled = self.model.text_projection(pooled)
-            return pooled.float().cpu()
+            return pooled.float().cpu(), {}
         if self.pooling == "projection":
-            return out.text_embeds.float().cpu()
+            return out.text_embeds.float().cpu(), {}
         if self.pooling == "pooler":
-            return out.pooler_output.float().cpu()
-        hidden = out.hidden_states[self.layer] if want_layers else out.last_hidden_state
-        return TOKEN_POOLINGS[self.pooling](hidden, batch["attention_mask"].to(hidden.device)).float().cpu()
+            return out.pooler_output.float().cpu(), {}
+
+        def pool(hidden: torch.Tensor) -> torch.Tensor:
+            return TOKEN_POOLINGS[self.pooling](hidden, batch["attention_mask"].to(hidden.device)).float().cpu()
+
+        return self._main_and_layers(out, pool)
+
+    def _main_and_layers(self, out, pool: Callable[[torch.Tensor], torch.Tensor]
+                         ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """The main vector (``layer``, else the model's output) and each stored layer's, all pooled by ``pool``."""
+        hidden = out.hidden_states[self.layer] if self.layer is not None else out.last_hidden_state
+        return pool(hidden), {index: pool(out.hidden_states[index]) for index in self.stored_layers}
+
+    def encode_spans(self, texts: Sequence[str], spans: Sequence[tuple[int, int]]) -> torch.Tensor:
+        return self.encode_spans_with_layers(texts, spans)[0]
 
     @torch.inference_mode()
-    def encode_spans(self, texts: Sequence[str], spans: Sequence[tuple[int, int]]) -> torch.Tensor:
+    def encode_spans_with_layers(self, texts: Sequence[str], spans: Sequence[tuple[int, int]]
+                                 ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         batch = self.tokenizer(
             list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt",
             return_offsets_mapping=True,
         )
         offsets = batch.pop("offset_mapping")
         batch = batch.to(self.device)
-        out = self.model(**batch, output_hidden_states=self.layer is not None)
-        hidden = out.hidden_states[self.layer] if self.layer is not None else out.last_hidden_state
+        out = self.model(**batch, output_hidden_states=self._wants_hidden_states())
         word_mask = span_token_mask(offsets, torch.tensor(spans), batch["attention_mask"].cpu())
         missing = (~word_mask.any(dim=1)).nonzero().flatten().tolist()
         if missing:
@@ -320,10 +357,12 @@ class HFEncoder(Encoder):
                 f"model {self.name!r}: no token covers characters {tuple(spans[first])} of {texts[first]!r} "
                 f"(truncated at {self.max_length} tokens?); {len(missing)} such texts in this batch"
             )
-        word_mask = word_mask.to(hidden.device)
-        if self.word_pooling == "last":
-            return TOKEN_POOLINGS["eos"](hidden, word_mask).float().cpu()
-        return TOKEN_POOLINGS["mean"](hidden, word_mask).float().cpu()
+        word_pooling = TOKEN_POOLINGS["eos" if self.word_pooling == "last" else "mean"]
+
+        def pool(hidden: torch.Tensor) -> torch.Tensor:
+            return word_pooling(hidden, word_mask.to(hidden.device)).float().cpu()
+
+        return self._main_and_layers(out, pool)
 
     @torch.inference_mode()
     def token_states(self, texts: Sequence[str], length: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -357,9 +396,12 @@ class HFEncoder(Encoder):
 
         return transform
 
-    @torch.inference_mode()
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        kwargs = {"output_hidden_states": self.layer is not None}
+        return self.encode_images_with_layers(pixel_values)[0]
+
+    @torch.inference_mode()
+    def encode_images_with_layers(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        kwargs = {"output_hidden_states": self._wants_hidden_states()}
         if self.model_type == "vit_mae":
             # MAE shuffles patches by noise even when keeping all: ascending noise keeps their order;
             # with masking, the noise is seeded by each image's own pixels (before any dtype cast).
@@ -370,12 +412,14 @@ class HFEncoder(Encoder):
         pixel_values = pixel_values.to(self.device, self.dtype)
         out = self.model(pixel_values=pixel_values, **kwargs)
         if self.pooling == "projection":
-            return out.image_embeds.float().cpu()
+            return out.image_embeds.float().cpu(), {}
         if self.pooling == "pooler":
             if getattr(out, "pooler_output", None) is None:
                 raise ValueError(f"model {self.name!r} has no pooled output; use pooling cls or mean")
-            return out.pooler_output.flatten(1).float().cpu()
-        hidden = out.hidden_states[self.layer] if self.layer is not None else out.last_hidden_state
+            return out.pooler_output.flatten(1).float().cpu(), {}
+        return self._main_and_layers(out, self._pool_image_states)
+
+    def _pool_image_states(self, hidden: torch.Tensor) -> torch.Tensor:
         if hidden.dim() == 4:  # convolutional maps (SegFormer, ResNet): B x C x H x W
             if self.pooling != "mean":
                 raise ValueError(f"model {self.name!r} outputs feature maps; use pooling mean")
