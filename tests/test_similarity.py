@@ -354,3 +354,42 @@ def test_errors_name_what_is_wrong():
         mutual_knn(x[:8], y[:8])
     with pytest.raises(ValueError, match="keep"):
         svcca(x, y, keep=1.5)
+
+
+def _layered_store(path, ids, main, layers, model):
+    from synesthesia.store import PartialStore
+
+    store = PartialStore(path, ids, {"model": model}, log=lambda message: None, layers=sorted(layers))
+    store.write(np.arange(len(ids)), main, layers)
+    return store.finalize({"model": model, "dataset": "concepts", "revision": "r", "layer": "last"})
+
+
+def test_two_multi_layer_stores_give_every_layer_pair_and_the_best_on_the_shifted_diagonal(tmp_path):
+    from synesthesia.data.concepts import ConceptDictionary, write_dictionary
+    from synesthesia.similarity import score_similarity
+
+    # Four unrelated representations of 40 concepts; the vision model's layer j+1 is a rotation of the
+    # language model's layer j, so the best pairs lie one off the diagonal.
+    rng = np.random.default_rng(3)
+    depth = [rng.normal(size=(40, 8)) for _ in range(4)]
+    rotation = np.linalg.qr(rng.normal(size=(8, 8)))[0]
+    concepts = [f"c{i}" for i in range(40)]
+    aliases = [f"w{i}" for i in range(40)]
+    text = _layered_store(tmp_path / "t.h5", aliases, depth[2], {i: depth[i] for i in (0, 1, 2)}, "txt")
+    vision = _layered_store(tmp_path / "v.h5", concepts, rng.normal(size=(40, 8)),  # a head unlike any layer
+                            {j: depth[j - 1] @ rotation for j in (1, 2, 3)}, "vis")
+    dictionary = write_dictionary(ConceptDictionary("planted", "test", {c: [a] for c, a in zip(concepts, aliases)},
+                                                    {a: {"polysemy": 1} for a in aliases}), tmp_path / "d.json")
+    records = score_similarity(str(text), str(vision), str(dictionary), str(tmp_path / "out.json"),
+                               {"metrics": ["mutual_knn", "cka"], "k": 5, "half_samples": 0, "permutations": 0})
+    pairs = [r for r in records if r["selection"] == "layer_pair"]
+    # The main vectors ("last") and three stored layers per side: 4 x 4 pairs per metric.
+    assert len(pairs) == 2 * 16
+    for metric in ("mutual_knn", "cka"):
+        values = {(r["text_layer"], r["vision_layer"]): r["value"] for r in pairs if r["metric"] == metric}
+        for text_layer in ("0", "1", "2"):
+            row = {vision_layer: value for (t, vision_layer), value in values.items() if t == text_layer}
+            assert max(row, key=row.get) == str(int(text_layer) + 1), (metric, text_layer, row)
+            assert row[str(int(text_layer) + 1)] == pytest.approx(1.0)
+        (best,) = [r for r in records if r["selection"] == "best" and r["metric"] == metric]
+        assert best["value"] == pytest.approx(1.0)

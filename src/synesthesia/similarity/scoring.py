@@ -118,19 +118,30 @@ def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out
     """Similarity metrics of one (language model, vision model) pair on a dictionary's shared concepts.
 
     A concept's vision row is its store row, its language row the mean of its
-    aliases' rows (:func:`concept_language_rows`). ``spec`` may set ``metrics``,
-    ``k``, ``keep``, ``half_samples``, ``permutations``, ``level``, ``seed`` and
-    ``uncertainty`` (see :func:`layer_pair_records`).
+    aliases' rows (:func:`concept_language_rows`). Every layer a store holds
+    (a model entry's ``layers``) is a side of its own beside the main vector,
+    so two multi-layer stores give every layer pair and the best one per
+    metric. ``spec`` may set ``metrics``, ``k``, ``keep``, ``half_samples``,
+    ``permutations``, ``level``, ``seed`` and ``uncertainty`` (see
+    :func:`layer_pair_records`).
     """
     from ..align import concept_pair_identity, concept_pairs, read_pair
     from ..data.concepts import read_dictionary
+    from ..store import read_layer, stored_layers
 
     text, vision = read_pair(text_path, vision_path, tables)
     dictionary = read_dictionary(dictionary_path)
     pairs = concept_pairs(vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts)
+    # Stored layers share the main vector's ids, row for row: the same rows are the concepts'.
+    text_layers = {str(text.attrs["layer"]): concept_language_rows(pairs.language, pairs.gold)}
+    text_layers |= {str(index): concept_language_rows(read_layer(text_path, index).vectors, pairs.gold)
+                    for index in stored_layers(text_path)}
+    vision_layers = {str(vision.attrs["layer"]): pairs.vision}
+    vision_layers |= {str(index): read_layer(vision_path, index).vectors[pairs.vision_rows]
+                      for index in stored_layers(vision_path)}
     records = layer_pair_records(
-        {str(text.attrs["layer"]): concept_language_rows(pairs.language, pairs.gold)},
-        {str(vision.attrs["layer"]): pairs.vision},
+        text_layers,
+        vision_layers,
         **{key: spec[key] for key in ("metrics", "k", "keep", "half_samples", "permutations", "level", "seed",
                                       "uncertainty") if key in spec},
     )
