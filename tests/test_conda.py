@@ -11,61 +11,15 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+from conda_stand_in import dependencies_only_environment
 from conftest import DEMO, ROOT
 
 from synesthesia.deployment import LINK_FOLDER, PACKAGE_DIR, share_package_with_jobs
 from synesthesia.store import read_embeddings
-
-SITE_PACKAGES = sysconfig.get_paths()["purelib"]
-
-
-def dependencies_only_environment(prefix: Path) -> Path:
-    """A virtual environment that imports the project's dependencies but not the project: its site
-    folder lists this interpreter's site-packages in a .pth line, whose own .pth files (the
-    project's editable install among them) Python does not read."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True)
-    site = Path(sysconfig.get_paths(vars={"base": str(prefix), "platbase": str(prefix)})["purelib"])
-    (site / "dependencies.pth").write_text(SITE_PACKAGES + "\n")
-    return prefix / "bin" / "python"
-
-
-STAND_IN = textwrap.dedent("""\
-    #!{python}
-    import json, subprocess, sys
-    from pathlib import Path
-
-    base = Path(__file__).resolve().parent.parent
-    args = sys.argv[1:]
-    with open(base / "calls.jsonl", "a") as calls:
-        calls.write(json.dumps(args) + "\\n")
-    if args == ["--version"]:
-        print("conda 25.1.1")
-    elif args[:2] == ["info", "--json"]:
-        print(json.dumps({{"conda_prefix": str(base), "root_prefix": str(base), "platform": "linux-64"}}))
-    elif args[:2] == ["config", "--get"]:
-        print(json.dumps({{"get": {{"channel_priority": "strict"}}}}))
-    elif args[:2] == ["env", "create"]:
-        env_file = Path(args[args.index("--file") + 1].strip('"'))
-        prefix = Path(args[args.index("--prefix") + 1].strip('"'))
-        with open(base / "env_files.jsonl", "a") as files:
-            files.write(json.dumps({{"file": str(env_file), "text": env_file.read_text()}}) + "\\n")
-        if (base / "build").exists():  # as dependencies_only_environment in tests/test_conda.py
-            subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True)
-            site = prefix / "lib" / "python{version}" / "site-packages"
-            (site / "dependencies.pth").write_text({site_packages!r} + "\\n")
-        else:
-            prefix.mkdir(parents=True)
-    elif args[0] == "clean":  # after each creation, as Snakemake's default cleanup asks
-        pass
-    else:
-        sys.exit(f"stand-in conda: {{args}} is not emulated")
-    """)
 
 
 def stand_in_conda(root: Path, build: bool) -> dict:
@@ -73,8 +27,9 @@ def stand_in_conda(root: Path, build: bool) -> dict:
     bin_dir = root / "bin"
     bin_dir.mkdir(parents=True)
     conda = bin_dir / "conda"
-    conda.write_text(STAND_IN.format(python=sys.executable, site_packages=SITE_PACKAGES,
-                                     version=f"{sys.version_info.major}.{sys.version_info.minor}"))
+    conda.write_text(f"#!{sys.executable}\nimport sys\nfrom pathlib import Path\n"
+                     f"sys.path.insert(0, {str(Path(__file__).parent)!r})\nimport conda_stand_in\n"
+                     f"conda_stand_in.main(Path({str(root)!r}), sys.argv[1:])\n")
     conda.chmod(0o755)
     # Snakemake activates an environment with `source <conda>/bin/activate <prefix>`.
     (bin_dir / "activate").write_text('export PATH="$1/bin:$PATH"\n')

@@ -501,10 +501,12 @@ def score_factors(text_path: str, vision_path: str, dictionary_path: str, out: s
     dictionary = read_dictionary(dictionary_path)
     pairs = concept_pairs(vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts)
     unit_bins = concept_bins if unit == "concept" else pair_bins
+    # Word properties of the aliases binned: each concept's head alias, or every alias of a pair.
+    binned_aliases = [g[0] for g in pairs.gold] if unit == "concept" else np.concatenate(pairs.gold)
     bins = unit_bins(
         pairs, text.ids, dictionary.aliases,
         vision_dispersion=store_dispersion(vision, pairs.vision_rows),
-        language_dispersion=store_dispersion(text, np.concatenate(pairs.gold)),
+        language_dispersion=store_dispersion(text, binned_aliases),
         frequency=spec.get("frequency"),
     )
     records = breakdown_records(pairs, bins, spec["ks"], resolve_splits(spec["splits"], dictionary, dictionary_path),

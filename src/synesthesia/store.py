@@ -518,6 +518,12 @@ def _read_store(path: str | os.PathLike, layer: int | None, items: bool, name: s
     return result
 
 
+def first_repeated(ids: Sequence[str]) -> str | None:
+    """The first id that occurs a second time, or None when every id is unique."""
+    seen: set[str] = set()
+    return next((item for item in ids if item in seen or seen.add(item)), None)
+
+
 def check_embeddings(stored: Embeddings) -> None:
     """Refuse vectors no score may be computed from, naming the file, the model and the first bad item."""
     where = f"{stored.path} (model {str(stored.attrs.get('model', '?'))!r})"
@@ -527,9 +533,8 @@ def check_embeddings(stored: Embeddings) -> None:
         raise CorruptStoreError(f"{where}: embeddings have shape {vectors.shape}, expected (ids, dimension); {fix}")
     if len(vectors) != len(ids):
         raise CorruptStoreError(f"{where}: {len(vectors)} embedding rows for {len(ids)} ids; {fix}")
-    if len(set(ids)) != len(ids):
-        seen = set()
-        duplicate = next(item for item in ids if item in seen or seen.add(item))
+    duplicate = first_repeated(ids)
+    if duplicate is not None:
         raise CorruptStoreError(f"{where}: id {duplicate!r} occurs more than once; {fix}")
     finite = finite_rows(vectors)
     if not finite.all():

@@ -37,6 +37,7 @@ from ..store import (
     ResumableFile,
     attr_value,
     finite_rows,
+    first_repeated,
     open_store_file,
     partial_path,
     write_guard,
@@ -119,9 +120,8 @@ class TensorCache:
     def _check_layout(self) -> None:
         if self.ids is None or not self.arrays:
             raise CorruptStoreError(f"{self.path}: no 'ids' or no arrays (it holds {sorted(self.file)}); {_REBUILD}")
-        if len(set(self.ids)) != len(self.ids):
-            seen: set[str] = set()
-            repeated = next(item_id for item_id in self.ids if item_id in seen or seen.add(item_id))
+        repeated = first_repeated(self.ids)
+        if repeated is not None:
             raise CorruptStoreError(f"{self.path}: id {repeated!r} occurs more than once; {_REBUILD}")
         for name, shape in self.arrays.items():
             if len(shape) < 2 or shape[0] != len(self.ids):
