@@ -1,4 +1,4 @@
-from synesthesia.figures import save_figure, similarity_by_size, similarity_heatmap
+from synesthesia.figures import save_figure, similarity_by_size, similarity_heatmap, similarity_layer_heatmaps
 from synesthesia.logs import log_to_file
 from synesthesia.paper_tables import similarity_paper_table, write_paper_table
 from synesthesia.records import read_records
@@ -14,3 +14,6 @@ save_figure(similarity_heatmap(table, text_models=snakemake.params.text_models,
             snakemake.output.figure, snakemake.output.figure_pdf)
 save_figure(similarity_by_size(table, text_models=snakemake.params.text_models), snakemake.output.by_size,
             snakemake.output.by_size_pdf)
+save_figure(similarity_layer_heatmaps(table, text_models=snakemake.params.text_models,
+                                      vision_models=snakemake.params.vision_models),
+            snakemake.output.layers, snakemake.output.layers_pdf)

@@ -1,16 +1,9 @@
 import numpy as np
 import pytest
+import torch
 
-from synesthesia.align import (
-    align_concepts,
-    best_gold_ranks,
-    concept_alignment_records,
-    pca_basis,
-    procrustes,
-    random_orthogonal,
-    recall_at_k,
-    split_indices,
-)
+from synesthesia.align import align_concepts, concept_alignment_records, random_orthogonal, recall_at_k, split_indices
+from synesthesia.ranking import best_gold_ranks, pca_basis, procrustes
 
 
 def _rotated_pairs(n_concepts=300, dim=24, noise=0.05, seed=0):
@@ -30,16 +23,16 @@ def test_best_gold_rank_hand_example():
                        [0.1, 0.3, 0.3, 0.0],    # gold {2}: tie with candidate 1 counts against -> 1
                        [0.4, 0.4, 0.0, 0.0]])   # gold {0, 1}: both tied at the top -> 0
     gold = [np.array([1, 2]), np.array([2]), np.array([0, 1])]
-    assert best_gold_ranks(lambda a, b: scores[a:b], 3, gold).tolist() == [2, 1, 0]
+    assert best_gold_ranks(lambda a, b: torch.as_tensor(scores[a:b]), 3, gold).tolist() == [2, 1, 0]
 
 
 def test_procrustes_recovers_a_rotation_and_pca_matches_svd():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(100, 8))
     rotation = random_orthogonal(8, 3)
-    np.testing.assert_allclose(procrustes(x, x @ rotation), rotation, atol=1e-10)
+    np.testing.assert_allclose(procrustes(torch.as_tensor(x), torch.as_tensor(x @ rotation)), rotation, atol=1e-10)
     centred = x - x.mean(axis=0)
-    basis = pca_basis(centred, 3)
+    basis = pca_basis(torch.as_tensor(centred), 3).numpy()
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     np.testing.assert_allclose(np.abs(basis.T @ vt[:3].T), np.eye(3), atol=1e-8)
 

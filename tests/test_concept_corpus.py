@@ -5,15 +5,14 @@ import json
 import datasets
 import numpy as np
 import pytest
+import torch
 
-from synesthesia import align
+from synesthesia import align, ranking
 from synesthesia.align import (
     align_concepts,
-    best_gold_ranks,
     concept_pairs,
     concept_splits,
     fold_indices,
-    query_block,
     random_orthogonal,
     recall_at_k,
     resolve_splits,
@@ -28,6 +27,7 @@ from synesthesia.data.sentences import (
     read_corpus,
 )
 from synesthesia.data.tables import read_table
+from synesthesia.ranking import best_gold_ranks
 
 STUDY_LAYOUT = datasets.Features({"alias": datasets.Value("string"),
                                   "sentences": datasets.Sequence(datasets.Value("string"))})
@@ -146,12 +146,13 @@ def test_more_candidates_lower_precision_and_a_planted_rotation_stays_near_one(p
 
 
 def test_blocks_shrink_with_the_candidates_and_give_the_same_ranks(monkeypatch):
-    assert query_block(7_194) == 2048 and query_block(79_000) == 212 and query_block(10**9) == 1
+    assert ranking.query_block(7_194) == 2048 and ranking.query_block(79_000) == 212
+    assert ranking.query_block(10**9) == 1
     rng = np.random.default_rng(4)
-    scores = rng.normal(size=(50, 300))
+    scores = torch.as_tensor(rng.normal(size=(50, 300)))
     gold = [rng.choice(300, size=1 + i % 3, replace=False) for i in range(50)]
     whole = best_gold_ranks(lambda a, b: scores[a:b], 50, gold, 300)
-    monkeypatch.setattr(align, "_BLOCK_ENTRIES", 7 * 300)
+    monkeypatch.setattr(ranking, "BLOCK_ENTRIES", 7 * 300)
     seen = []
     blocked = best_gold_ranks(lambda a, b: seen.append(b - a) or scores[a:b], 50, gold, 300)
     np.testing.assert_array_equal(whole, blocked)
@@ -163,7 +164,9 @@ def test_study_preprocessing_is_pca_over_every_row_then_centring():
 
     rng = np.random.default_rng(5)
     large, small = rng.normal(size=(80, 12)) @ rng.normal(size=(12, 12)), rng.normal(size=(80, 5))
-    _, reduced = align.shared_spaces(small, large, [np.array([i]) for i in range(80)], np.arange(40), "study")
+    _, reduced = align.shared_spaces(small, large, [np.array([i]) for i in range(80)], np.arange(40), "study",
+                                     ranking.Placement(dtype="float64"))
+    reduced = reduced.numpy()
     expected = PCA(n_components=5).fit_transform(large)
     np.testing.assert_allclose(np.abs(reduced), np.abs(expected), atol=1e-8)   # signs are PCA's choice
     np.testing.assert_allclose(reduced.mean(axis=0), 0, atol=1e-12)

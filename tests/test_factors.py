@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from synesthesia import factors
-from synesthesia.align import concept_pairs, random_orthogonal, shared_spaces, split_indices
+from synesthesia.align import concept_pairs, procrustes_scores, random_orthogonal, shared_spaces, split_indices
 from synesthesia.data.concepts import ConceptDictionary, write_dictionary
 from synesthesia.factors import (
     FACTOR_BINS,
@@ -238,7 +238,7 @@ def test_pair_ranks_rank_each_alias_of_a_test_concept_on_its_own():
     pairs, *_ = _planted_with_decoys()
     train, test = np.arange(36), np.arange(36, 40)
     vision_z, language_z = shared_spaces(pairs.vision, pairs.language, pairs.gold, train)
-    ranks = pair_ranks(vision_z, language_z, pairs.gold, train, test, csls_k=5)
+    ranks = pair_ranks(procrustes_scores(vision_z, language_z, pairs.gold, train, test, csls_k=5), pairs.gold, test)
     n_candidates = len(pairs.language)
     for retrieval, rank in ranks.items():
         # pairs A-real, B-real, B-decoy, C-decoy, C-real, D-real, D-decoy: reals first, decoys in the last few

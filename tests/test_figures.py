@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection
 from matplotlib.colors import to_hex, to_rgb
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from synesthesia import figures
 from synesthesia.figures import (
@@ -24,6 +24,7 @@ from synesthesia.figures import (
     save_figure,
     similarity_by_size,
     similarity_heatmap,
+    similarity_layer_heatmaps,
     text_understanding_figure,
     train_fraction_figure,
 )
@@ -106,6 +107,44 @@ def _similarity():
     return similarity_table(pd.DataFrame(rows))
 
 
+# Layer labels as the records write them, out of order: the main vector's "last" and hidden states.
+TEXT_LAYERS, VISION_LAYERS = ("3", "last", "0"), ("10", "9")
+
+
+def _layer_grid(pair):
+    """Model pair ``pair``'s value at every (text layer, vision layer), rows and columns as drawn: text layers
+    last, 0, 3 and vision layers 9, 10; the highest cell is text 0 x vision 10 in pair 0, text 3 x vision 9 in 1."""
+    if pair == 0:
+        return np.array([[0.10, 0.20], [0.30, 0.60], [0.40, 0.50]])
+    return np.array([[0.05, 0.15], [0.25, 0.35], [0.70, 0.45]])
+
+
+def _layer_similarity():
+    """gpt2 x vit-b and bert-s x vit-b at 3 x 2 layer pairs (two metrics; cka's values halved); the other
+    pairs at their main vectors only."""
+    rows, order = [], {"text": ["last", "0", "3"], "vision": ["9", "10"]}
+    grids = {("gpt2", "vit-b"): _layer_grid(0), ("bert-s", "vit-b"): _layer_grid(1)}
+    for text, family, size in TEXT_MODELS:
+        for vision in VISION_MODELS:
+            for metric, scale in (("mutual_knn", 1.0), ("cka", 0.5)):
+                common = {"dataset": "d", "text_model": text, "vision_model": vision, "text_family": family,
+                          "vision_family": vision.split("-")[0], "text_parameters": size, "vision_parameters": 86e6,
+                          "metric": metric, "n_concepts": 100}
+                if (text, vision) in grids:
+                    grid = grids[text, vision] * scale
+                    cells = {(t, v): grid[order["text"].index(t), order["vision"].index(v)]
+                             for t in TEXT_LAYERS for v in VISION_LAYERS}
+                else:
+                    cells = {("last", "last"): 0.2 * scale}
+                for (t, v), value in cells.items():
+                    rows.append({**common, "selection": "layer_pair", "text_layer": t, "vision_layer": v,
+                                 "value": value})
+                (t, v), value = max(cells.items(), key=lambda cell: cell[1])
+                rows.append({**common, "selection": "best", "text_layer": t, "vision_layer": v, "value": value,
+                             "null_mean": 0.02 * scale, "null_std": 0.01})
+    return similarity_table(pd.DataFrame(rows))
+
+
 def _text_understanding(std=False):
     """Three BERT-style and two CLIP-style models scored on GLUE CoLA and SST-2, STS-L and STS-V and colour
     association, and one BERT-style model (simcse) on STS only."""
@@ -151,6 +190,10 @@ def _error_bars(ax):
 def _dashed_collections(ax):
     """The dashed line collections (``hlines``) of ``ax``: its chance marks."""
     return [c for c in ax.collections if isinstance(c, LineCollection) and c.get_linestyle()[0][1] is not None]
+
+
+def _dashed_lines(ax):
+    return [line for line in ax.get_lines() if line.get_linestyle() == "--"]
 
 
 def _heatmap_axes(figure):
@@ -228,6 +271,69 @@ def test_similarity_heatmap_names_the_metric_and_prints_intervals():
     assert ax.get_ylabel() == "language model"
     # bert-s (second in the table, first in the order) x vit-b: 0.5 * 2 = 1.0, interval [0.98, 1.03]
     assert _cell_texts(ax)[(0, 0)].get_text() == "1.000\n[0.980, 1.030]"
+
+
+def _layer_panels(figure):
+    return [ax for ax in figure.axes if ax.images and ax.get_title()]
+
+
+def _outlined_cell(ax):
+    """(row, column) of the panel's outlined cell."""
+    (outline,) = [patch for patch in ax.patches if isinstance(patch, Rectangle)]
+    x, y = outline.get_xy()
+    assert (outline.get_width(), outline.get_height()) == (1, 1) and not outline.get_fill()
+    return round(y + 0.5), round(x + 0.5)
+
+
+def test_similarity_layer_heatmaps_draw_each_multi_layer_pair_in_layer_order_with_the_best_cell_outlined():
+    figure = similarity_layer_heatmaps(_layer_similarity(), text_models=["bert-s", "gpt2"],
+                                       vision_models=["mae-b", "vit-b"])
+    panels = _layer_panels(figure)
+    # single-layer pairs are left out; the two others in config order (bert-s before gpt2)
+    assert [ax.get_title().split("\n")[0] for ax in panels] == ["bert-s × vit-b", "gpt2 × vit-b"]
+    for ax, pair in zip(panels, (1, 0)):
+        (image,) = ax.images
+        np.testing.assert_allclose(np.asarray(image.get_array()), _layer_grid(pair))
+        # layers in numeric order, the non-numeric main vector first; "9" before "10"
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["last", "0", "3"]
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["9", "10"]
+        assert _outlined_cell(ax) == np.unravel_index(np.argmax(_layer_grid(pair)), (3, 2))
+    assert panels[0].get_title() == "bert-s × vit-b\nbest 0.700 at layers (3, 9)"
+    assert panels[1].get_title() == "gpt2 × vit-b\nbest 0.600 at layers (0, 10)"
+    # one colour scale over both panels: from the null's mean 0.02 to the highest cell, 0.70
+    norms = {(image.norm.vmin, image.norm.vmax) for ax in panels for image in ax.images}
+    assert len(norms) == 1 and np.allclose(norms.pop(), (0.02, 0.70))
+    (bar,) = [ax for ax in figure.axes if ax not in panels]
+    assert bar.get_ylabel() == "mutual k-NN"
+    assert _dashed_lines(bar)[0].get_ydata()[0] == pytest.approx(0.02)
+    assert figure.get_supxlabel() == "vision model layer" and figure.get_supylabel() == "language model layer"
+
+
+def test_similarity_layer_heatmaps_other_metric_and_fallback_to_the_first():
+    cka = _layer_panels(similarity_layer_heatmaps(_layer_similarity(), metric="cka"))
+    np.testing.assert_allclose(np.asarray(cka[0].images[0].get_array()), 0.5 * _layer_grid(0))
+    figure = similarity_layer_heatmaps(_layer_similarity(), metric="svcca")
+    panels = _layer_panels(figure)
+    # no svcca: the table's first metric, mutual k-NN, in the table's order (gpt2 first)
+    assert [ax.get_title().split("\n")[0] for ax in panels] == ["gpt2 × vit-b", "bert-s × vit-b"]
+    np.testing.assert_allclose(np.asarray(panels[0].images[0].get_array()), _layer_grid(0))
+
+
+def test_similarity_layer_heatmaps_outline_the_highest_cell_without_best_records():
+    table = _layer_similarity()
+    panels = _layer_panels(similarity_layer_heatmaps(table[table.selection == "layer_pair"]))
+    assert [_outlined_cell(ax) for ax in panels] == [(1, 1), (2, 0)]
+
+
+def test_similarity_layer_heatmaps_say_how_to_get_layers_when_every_pair_has_one():
+    table = _layer_similarity()
+    single = table[~table.text_model.isin(["gpt2", "bert-s"])]
+    figure = similarity_layer_heatmaps(single)
+    (ax,) = figure.axes
+    assert not ax.axison and not ax.images
+    (message,) = ax.texts
+    text = message.get_text().replace("\n", " ")
+    assert "No model pair has mutual k-NN at more than one layer pair" in text and "`layers: all`" in text
 
 
 # --- Size curves ----------------------------------------------------------------------------------

@@ -9,9 +9,11 @@ import textwrap
 import h5py
 import numpy as np
 import pytest
+import torch
 
-from synesthesia.align import best_gold_ranks, retrieval_records
+from synesthesia.align import retrieval_records
 from synesthesia.html_report import parameter_counts
+from synesthesia.ranking import best_gold_ranks
 from synesthesia.store import (
     CorruptStoreError,
     DiskFullError,
@@ -138,7 +140,7 @@ def test_non_finite_occurrence_vectors_are_refused_naming_their_id(tmp_path):
 def test_ranking_refuses_nan_scores_instead_of_ranking_them_first():
     scores = np.array([[0.9, 0.1], [np.nan, 0.2]])
     with pytest.raises(FloatingPointError, match="query 1"):
-        best_gold_ranks(lambda a, b: scores[a:b], 2, [np.array([0]), np.array([1])], 2)
+        best_gold_ranks(lambda a, b: torch.as_tensor(scores[a:b]), 2, [np.array([0]), np.array([1])], 2)
 
 
 def test_a_k_as_large_as_the_candidates_is_refused_not_scored_one():

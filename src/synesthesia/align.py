@@ -7,23 +7,28 @@ fitted or a neighbour is searched.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from .ranking import (
+    CPU,
+    CandidateScores,
+    Placement,
+    best_gold_ranks,
+    job_placement,
+    pca_basis,
+    procrustes,
+    query_block,
+    unit_rows,
+)
 from .records import write_records
 
-_QUERY_BLOCK = 2048
-# Score blocks hold at most this many query x candidate entries (64 MB in float32),
-# so ranking among the ~79k words of the study's corpus stays bounded in memory.
-_BLOCK_ENTRIES = 1 << 24
+log = logging.getLogger(__name__)
+
 PREPROCESSING = ("project", "study")
-
-
-def query_block(n_candidates: int) -> int:
-    """Query rows per score block against ``n_candidates`` candidates."""
-    return max(1, min(_QUERY_BLOCK, _BLOCK_ENTRIES // max(n_candidates, 1)))
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -44,7 +49,8 @@ def retrieval_ranks(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
 
     Ties count against the query (a constant map cannot score above chance).
     """
-    queries, candidates = normalize_rows(queries), normalize_rows(candidates)
+    placement = Placement(dtype="float64")  # the ridge map's precision; retrieval test sets are small
+    queries, candidates = unit_rows(placement.put(queries)), unit_rows(placement.put(candidates))
     gold = [np.array([i]) for i in range(len(queries))]
     return best_gold_ranks(lambda start, stop: queries[start:stop] @ candidates.T, len(queries), gold, len(candidates))
 
@@ -134,26 +140,7 @@ def score_retrieval(text_path: str, vision_path: str, out: str, spec: dict,
 
 
 # --- Concept alignment (second study): PCA + orthogonal Procrustes, NN and CSLS retrieval ---
-
-
-def pca_basis(x: np.ndarray, n_components: int) -> np.ndarray:
-    """The top principal directions (D x n) of already-centred rows.
-
-    From the eigenvectors of the D x D scatter matrix: for thousands of rows and
-    D in the thousands this is several times faster than an SVD of the rows.
-    """
-    import scipy.linalg
-
-    _, vectors = scipy.linalg.eigh(x.T @ x, driver="evd", check_finite=False)
-    return vectors[:, ::-1][:, :n_components]
-
-
-def procrustes(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The orthogonal W minimising ||source W - target||_F (Schönemann's solution)."""
-    import scipy.linalg
-
-    u, _, vt = scipy.linalg.svd(source.T @ target, full_matrices=False, lapack_driver="gesdd", check_finite=False)
-    return u @ vt
+# Tensors from here on (see synesthesia.ranking): on the job's device, in its precision.
 
 
 def random_orthogonal(dim: int, seed: int) -> np.ndarray:
@@ -161,78 +148,50 @@ def random_orthogonal(dim: int, seed: int) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
-def mean_top_k_similarity(queries: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
-    """For each query row, the mean cosine of its k most similar candidates (unit rows in)."""
-    k = min(k, len(candidates))
-    out = np.empty(len(queries), dtype=np.float64)
-    rows = query_block(len(candidates))
-    for start in range(0, len(queries), rows):
-        block = queries[start:start + rows] @ candidates.T
-        top = np.partition(block, block.shape[1] - k, axis=1)[:, -k:]
-        out[start:start + len(block)] = top.mean(axis=1)
-    return out
-
-
-def best_gold_ranks(scores_fn, n_queries: int, gold: list[np.ndarray], n_candidates: int = 0) -> np.ndarray:
-    """Rank (0 = best) of each query's best-scoring gold candidate.
-
-    Ties with non-gold candidates count against the query. ``scores_fn(start, stop)``
-    returns the (stop - start) x n_candidates score block, so the full query x
-    candidate matrix never exists at once (blocks shrink as ``n_candidates`` grows).
-    """
-    width = max(len(g) for g in gold)
-    padded = np.array([np.pad(g, (0, width - len(g)), mode="edge") for g in gold])  # repeats keep max/ties exact
-    ranks = np.empty(n_queries, dtype=np.int64)
-    rows = query_block(n_candidates)
-    for start in range(0, n_queries, rows):
-        stop = min(start + rows, n_queries)
-        block = scores_fn(start, stop)
-        if not np.isfinite(block).all():
-            # A NaN compares false with everything, so it would rank first: refuse instead.
-            row = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
-            raise FloatingPointError(f"non-finite similarity scores for query {row}; its vectors are not finite")
-        gold_scores = np.take_along_axis(block, padded[start:stop], axis=1)
-        best = gold_scores.max(axis=1, keepdims=True)
-        tied_gold = np.array([(row[:len(g)] >= b).sum() for row, g, b in zip(gold_scores, gold[start:stop], best)])
-        ranks[start:stop] = (block >= best).sum(axis=1) - tied_gold
-    return ranks
-
-
 class _Space:
     """Centring (on training rows), unit norm and an optional PCA basis, applied identically to any rows."""
 
-    def __init__(self, train_rows: np.ndarray, dim: int):
-        self.mean = train_rows.mean(axis=0)
-        centred = normalize_rows(train_rows - self.mean)
-        self.basis = pca_basis(centred - centred.mean(axis=0), dim) if dim < train_rows.shape[1] else None
+    def __init__(self, train_rows, dim: int):
+        self.mean = train_rows.mean(dim=0)
+        centred = unit_rows(train_rows - self.mean)
+        self.basis = pca_basis(centred - centred.mean(dim=0), dim) if dim < train_rows.shape[1] else None
 
-    def __call__(self, rows: np.ndarray) -> np.ndarray:
-        z = normalize_rows(rows - self.mean)
-        return z if self.basis is None else normalize_rows(z @ self.basis)
+    def __call__(self, rows):
+        if self.basis is None:
+            return unit_rows(rows - self.mean)
+        # Normalising before the projection only rescales each row, which the last normalisation undoes; blocks
+        # keep the centred copy of a 79k-word corpus from existing whole.
+        out = rows.new_empty((len(rows), self.basis.shape[1]))
+        step = query_block(rows.shape[1])
+        for start in range(0, len(rows), step):
+            out[start:start + step] = unit_rows((rows[start:start + step] - self.mean) @ self.basis)
+        return out
 
 
-def _study_space(rows: np.ndarray, dim: int) -> np.ndarray:
+def _study_space(rows, dim: int):
     """The study's preprocessing of one space: PCA to ``dim`` fitted on all rows, then centred.
 
     As its code ran it: scikit-learn's PCA (centred, not whitened) over every row of
     the embedding file, test concepts and all corpus words included, then MUSE's
     ``normalize_embeddings="center"``; rows keep their norms until retrieval.
     """
-    centred = rows - rows.mean(axis=0)
+    centred = rows - rows.mean(dim=0)
     if dim < rows.shape[1]:
         centred = centred @ pca_basis(centred, dim)
-    return centred - centred.mean(axis=0)
+    return centred - centred.mean(dim=0)
 
 
-def shared_spaces(vision: np.ndarray, language: np.ndarray, gold: list[np.ndarray], train: np.ndarray,
-                  preprocess: str = "project"):
-    """Both spaces in a common dimension, the larger one reduced by PCA.
+def shared_spaces(vision, language, gold: list[np.ndarray], train: np.ndarray, preprocess: str = "project",
+                  placement: Placement = CPU):
+    """Both spaces in a common dimension, the larger one reduced by PCA, as tensors of ``placement``.
 
     ``project``: centred and normalised on the training concepts, PCA fitted on the
     training concepts' rows and their aliases' rows only, so no test concept shapes
     the spaces; the common dimension is the smaller space's (or the number of
-    training rows, if fewer). ``study``: as the study's code did (:func:`_study_space`).
+    training rows, if fewer). ``study``: as the study's code did (:func:`_study_space`);
+    it does not depend on ``train``.
     """
+    vision, language = placement.put(vision), placement.put(language)
     if preprocess == "study":
         dim = min(vision.shape[1], language.shape[1], len(vision), len(language))
         return _study_space(vision, dim), _study_space(language, dim)
@@ -255,32 +214,41 @@ def training_pairs(gold: list[np.ndarray], train: np.ndarray, shuffle_seed: int 
     return np.repeat(train, [len(g) for g in train_gold]), np.concatenate(train_gold)
 
 
-def rank_aliases(mapped: np.ndarray, candidates: np.ndarray, gold: list[np.ndarray], test: np.ndarray,
-                 csls_k: int) -> dict[str, np.ndarray]:
+def rank_aliases(mapped, candidates, gold: list[np.ndarray], test: np.ndarray, csls_k: int) -> dict[str, np.ndarray]:
     """Best-gold-alias rank of each test concept among all aliases, by nearest neighbour and CSLS.
 
-    CSLS (Conneau et al., 2018) subtracts each side's mean similarity to its k
-    nearest neighbours, so hubs near many queries stop winning by default; as in
-    MUSE, a query's neighbourhood is taken among all candidates and a candidate's
-    among all mapped concepts. Rows are compared by cosine (normalised here).
+    CSLS (Conneau et al., 2018) discounts hubs near many queries; as in MUSE, a
+    candidate's neighbourhood is taken among all mapped concepts
+    (:class:`~synesthesia.ranking.CandidateScores`). Rows are compared by cosine.
     """
-    mapped, candidates = normalize_rows(mapped), normalize_rows(candidates)
-    queries = mapped[test]
-    test_gold = [gold[i] for i in test]
-    query_density = mean_top_k_similarity(queries, candidates, csls_k)
-    candidate_density = mean_top_k_similarity(candidates, mapped, csls_k)
-    return {
-        "nn": best_gold_ranks(lambda a, b: queries[a:b] @ candidates.T, len(test), test_gold, len(candidates)),
-        "csls": best_gold_ranks(
-            lambda a, b: 2 * queries[a:b] @ candidates.T - query_density[a:b, None] - candidate_density[None, :],
-            len(test), test_gold, len(candidates),
-        ),
-    }
+    return CandidateScores(mapped, candidates, test, csls_k).ranks([gold[i] for i in test])
 
 
-def align_concepts(vision: np.ndarray, language: np.ndarray, gold: list[np.ndarray], train: np.ndarray,
-                   test: np.ndarray, csls_k: int, seed: int = 0,
-                   preprocess: str = "project") -> dict[str, dict[str, np.ndarray]]:
+def procrustes_scores(vision_z, language_z, gold: list[np.ndarray], train: np.ndarray, test: np.ndarray,
+                      csls_k: int, shuffle_seed: int | None = None) -> CandidateScores:
+    """The test concepts' scores after a Procrustes map fitted on the training pairs of the shared spaces.
+
+    With ``shuffle_seed`` the training concepts are paired with other concepts'
+    aliases first (see :func:`training_pairs`): one draw of the chance level.
+    """
+    import torch
+
+    source_rows, target_rows = (torch.as_tensor(rows, device=vision_z.device)
+                                for rows in training_pairs(gold, train, shuffle_seed))
+    mapping = procrustes(vision_z[source_rows], language_z[target_rows])
+    return CandidateScores(vision_z @ mapping, language_z, test, csls_k)
+
+
+def procrustes_ranks(vision_z, language_z, gold: list[np.ndarray], train: np.ndarray, test: np.ndarray,
+                     csls_k: int, shuffle_seed: int | None = None) -> dict[str, np.ndarray]:
+    """Test ranks (per retrieval) after a Procrustes map: :func:`procrustes_scores`, ranked by ``gold``."""
+    scores = procrustes_scores(vision_z, language_z, gold, train, test, csls_k, shuffle_seed)
+    return scores.ranks([gold[i] for i in test])
+
+
+def align_concepts(vision, language, gold: list[np.ndarray], train: np.ndarray, test: np.ndarray, csls_k: int,
+                   seed: int = 0, preprocess: str = "project",
+                   placement: Placement = CPU) -> dict[str, dict[str, np.ndarray]]:
     """Procrustes from vision to language on ``train``, and the two controls; ranks per control and retrieval.
 
     ``vision`` has one row per concept, ``language`` one per alias, ``gold[i]`` the
@@ -288,8 +256,14 @@ def align_concepts(vision: np.ndarray, language: np.ndarray, gold: list[np.ndarr
     concepts paired with other concepts' aliases, ``random_map`` uses a random
     orthogonal map; both give the chance level.
     """
-    vision_z, language_z = shared_spaces(vision, language, gold, train, preprocess)
-    random_map = random_orthogonal(vision_z.shape[1], seed).astype(vision_z.dtype)
+    vision_z, language_z = shared_spaces(vision, language, gold, train, preprocess, placement)
+    return align_shared(vision_z, language_z, gold, train, test, csls_k, seed)
+
+
+def align_shared(vision_z, language_z, gold: list[np.ndarray], train: np.ndarray, test: np.ndarray, csls_k: int,
+                 seed: int) -> dict[str, dict[str, np.ndarray]]:
+    """:func:`align_concepts` on spaces already shared (:func:`shared_spaces`)."""
+    random_map = placement_of(vision_z).put(random_orthogonal(vision_z.shape[1], seed))
     return {
         "none": procrustes_ranks(vision_z, language_z, gold, train, test, csls_k),
         "shuffled": procrustes_ranks(vision_z, language_z, gold, train, test, csls_k, shuffle_seed=seed + 10_000),
@@ -297,16 +271,9 @@ def align_concepts(vision: np.ndarray, language: np.ndarray, gold: list[np.ndarr
     }
 
 
-def procrustes_ranks(vision_z: np.ndarray, language_z: np.ndarray, gold: list[np.ndarray], train: np.ndarray,
-                     test: np.ndarray, csls_k: int, shuffle_seed: int | None = None) -> dict[str, np.ndarray]:
-    """Test ranks after a Procrustes map fitted on the training pairs of the shared spaces.
-
-    With ``shuffle_seed`` the training concepts are paired with other concepts'
-    aliases first (see :func:`training_pairs`): one draw of the chance level.
-    """
-    source_rows, target_rows = training_pairs(gold, train, shuffle_seed)
-    mapping = procrustes(vision_z[source_rows], language_z[target_rows])
-    return rank_aliases(vision_z @ mapping, language_z, gold, test, csls_k)
+def placement_of(tensor) -> Placement:
+    """The placement a tensor lives in."""
+    return Placement(str(tensor.device), str(tensor.dtype).removeprefix("torch."))
 
 
 @dataclass(frozen=True)
@@ -381,16 +348,31 @@ def concept_splits(pairs: ConceptPairs, splits, train_fraction: float, seed: int
         yield (split, *fold_indices(pairs.concepts, fold, f"published fold {split + 1}"))
 
 
+def split_spaces(pairs: ConceptPairs, splits, train_fraction: float, seed: int, preprocess: str = "project",
+                 placement: Placement = CPU):
+    """Per split: ``(split, train, test, vision_z, language_z)``, the shared spaces as tensors of ``placement``.
+
+    ``study`` spaces do not depend on the split and are computed once.
+    """
+    shared = None
+    for split, train, test in concept_splits(pairs, splits, train_fraction, seed):
+        if shared is None or preprocess != "study":
+            shared = shared_spaces(pairs.vision, pairs.language, pairs.gold, train, preprocess, placement)
+        yield split, train, test, *shared
+
+
 def split_ranks(pairs: ConceptPairs, splits, train_fraction: float, csls_k: int, seed: int,
-                preprocess: str = "project"):
+                preprocess: str = "project", placement: Placement = CPU):
     """Per split: ``(split, train, test, ranks)``, ranks as :func:`align_concepts` returns them.
 
     ``train`` and ``test`` index ``pairs.concepts``; ``ranks[control][retrieval][j]``
     is the best-gold rank of test concept ``pairs.concepts[test[j]]``.
     """
-    for split, train, test in concept_splits(pairs, splits, train_fraction, seed):
-        yield split, train, test, align_concepts(pairs.vision, pairs.language, pairs.gold, train, test, csls_k,
-                                                 seed + split, preprocess)
+    for split, train, test, vision_z, language_z in split_spaces(pairs, splits, train_fraction, seed, preprocess,
+                                                                  placement):
+        log.info(f"split {split}: {len(train)} training and {len(test)} test concepts, "
+                 f"{len(pairs.language)} candidates, on {placement.device}")
+        yield split, train, test, align_shared(vision_z, language_z, pairs.gold, train, test, csls_k, seed + split)
 
 
 def concept_alignment_records(
@@ -405,6 +387,7 @@ def concept_alignment_records(
     csls_k: int,
     seed: int,
     preprocess: str = "project",
+    placement: Placement = CPU,
 ) -> list[dict]:
     """P@k of vision->language concept retrieval per split, retrieval and control, in long format.
 
@@ -416,7 +399,7 @@ def concept_alignment_records(
     pairs = concept_pairs(vision, vision_ids, language, alias_ids, dictionary)
     require_concept_ks(pairs, ks, csls_k)
     records = []
-    for split, _, test, ranks in split_ranks(pairs, splits, train_fraction, csls_k, seed, preprocess):
+    for split, _, test, ranks in split_ranks(pairs, splits, train_fraction, csls_k, seed, preprocess, placement):
         for control, by_retrieval in ranks.items():
             for retrieval, rank in by_retrieval.items():
                 for k, value in recall_at_k(rank, ks).items():
@@ -437,7 +420,7 @@ def score_concepts(text_path: str, vision_path: str, dictionary_path: str, out: 
     records = concept_alignment_records(
         vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts,
         spec["ks"], resolve_splits(spec["splits"], dictionary, dictionary_path), spec["train_fraction"],
-        spec["csls_k"], spec["seed"], spec["preprocess"],
+        spec["csls_k"], spec["seed"], spec["preprocess"], job_placement(),
     )
     return write_records(out, concept_pair_identity(text, vision, dictionary.name, "procrustes"), records)
 

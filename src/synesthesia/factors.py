@@ -50,17 +50,16 @@ from .align import (
     concept_alignment_records,
     concept_pair_identity,
     concept_pairs,
-    concept_splits,
     normalize_rows,
-    procrustes_ranks,
+    procrustes_scores,
     read_pair,
     require_concept_ks,
     resolve_splits,
-    shared_spaces,
     split_indices,
-    split_ranks,
+    split_spaces,
 )
 from .data.vlca import FREQUENCY_BIN_NAMES, frequency_bin
+from .ranking import CPU, CandidateScores, Placement, job_placement
 from .records import write_records
 from .resampling import DEFAULT_HALF_SAMPLES, DEFAULT_PERMUTATIONS, draw_half_samples, half_sample_interval
 
@@ -356,42 +355,42 @@ def binned_pair_precision(ranks: np.ndarray, concepts: np.ndarray, labels: np.nd
     return rows
 
 
-def pair_ranks(vision_z: np.ndarray, language_z: np.ndarray, gold: Sequence[np.ndarray], train: np.ndarray,
-               test: np.ndarray, csls_k: int, shuffle_seed: int | None = None) -> dict[str, np.ndarray]:
+def pair_ranks(scores: CandidateScores, gold: Sequence[np.ndarray], test: np.ndarray) -> dict[str, np.ndarray]:
     """Per retrieval, the rank of each test (concept, alias) pair's own alias among all candidates for its concept.
 
     Pairs come concept by concept in ``test`` order, aliases in ``gold`` order
-    (:func:`pair_positions`). A pair is ranked as :func:`~synesthesia.align.procrustes_ranks`
-    ranks a concept whose only gold alias is that one (the concept's other aliases
-    are candidates like any word): the study's per-pair hit. Arguments as for
-    ``procrustes_ranks``; one ranking per alias position, as many as a test concept
-    has aliases (up to 7 in the study's dictionary), each with the training concepts'
-    full gold, so each fits the same map: that many times the concept unit's ranking work.
+    (:func:`pair_positions`). A pair is ranked as a concept whose only gold alias
+    is that one (the concept's other aliases are candidates like any word): the
+    study's per-pair hit. ``scores``: the test concepts' scores under one map
+    (:func:`~synesthesia.align.procrustes_scores`); one ranking per alias position
+    (up to 7 in the study's dictionary) from those same scores.
     """
     sizes = np.array([len(gold[i]) for i in test])
     starts = np.cumsum(sizes) - sizes
     ranks: dict[str, np.ndarray] = {}
     for position in range(int(sizes.max())):
         has = sizes > position
-        gold_at = list(gold)
-        for concept in test[has]:
-            gold_at[concept] = gold[concept][position:position + 1]
-        ranked = procrustes_ranks(vision_z, language_z, gold_at, train, test[has], csls_k, shuffle_seed)
+        ranked = scores.ranks([gold[concept][position:position + 1] for concept in test[has]],
+                              rows=np.flatnonzero(has))
         for retrieval, rank in ranked.items():
             ranks.setdefault(retrieval, np.empty(int(sizes.sum()), dtype=np.int64))[starts[has] + position] = rank
     return ranks
 
 
-def shuffled_ranks(pairs: ConceptPairs, train: np.ndarray, test: np.ndarray, csls_k: int, permutations: int,
-                   seed: int, preprocess: str = "project", unit: str = "concept") -> list[dict[str, np.ndarray]]:
-    """Test ranks (per retrieval) after maps fitted on shuffled pairings of the training concepts: chance level.
+def unit_ranks(vision_z, language_z, gold: Sequence[np.ndarray], train: np.ndarray, test: np.ndarray, csls_k: int,
+               unit: str, shuffle_seed: int | None = None) -> dict[str, np.ndarray]:
+    """Ranks per retrieval after the Procrustes map (with ``shuffle_seed``: a shuffled-pairing one), per test concept
+    (``unit="concept"``) or per test pair (``"pair"``, :func:`pair_ranks`)."""
+    scores = procrustes_scores(vision_z, language_z, gold, train, test, csls_k, shuffle_seed)
+    return scores.ranks([gold[i] for i in test]) if unit == "concept" else pair_ranks(scores, gold, test)
 
-    Per test concept (``unit="concept"``) or per test pair (``"pair"``, :func:`pair_ranks`).
-    """
-    vision_z, language_z = shared_spaces(pairs.vision, pairs.language, pairs.gold, train, preprocess)
+
+def shuffled_ranks(vision_z, language_z, gold: Sequence[np.ndarray], train: np.ndarray, test: np.ndarray,
+                   csls_k: int, permutations: int, seed: int, unit: str = "concept") -> list[dict[str, np.ndarray]]:
+    """Test ranks (per retrieval and ``unit``) after maps fitted on shuffled pairings of the training concepts:
+    the chance level, on spaces already shared (:func:`~synesthesia.align.shared_spaces`)."""
     seeds = np.random.default_rng(seed).integers(2 ** 31, size=permutations)
-    rank = pair_ranks if unit == "pair" else procrustes_ranks
-    return [rank(vision_z, language_z, pairs.gold, train, test, csls_k, shuffle_seed=int(s)) for s in seeds]
+    return [unit_ranks(vision_z, language_z, gold, train, test, csls_k, unit, int(s)) for s in seeds]
 
 
 def require_unit(unit: str) -> None:
@@ -402,17 +401,11 @@ def require_unit(unit: str) -> None:
                          "pair, as the study did)")
 
 
-def _pair_split_ranks(pairs: ConceptPairs, splits, train_fraction: float, csls_k: int, seed: int, preprocess: str):
-    """Per split: ``(split, train, test, ranks)`` with ``ranks[retrieval]`` per test pair (:func:`pair_ranks`)."""
-    for split, train, test in concept_splits(pairs, splits, train_fraction, seed):
-        vision_z, language_z = shared_spaces(pairs.vision, pairs.language, pairs.gold, train, preprocess)
-        yield split, train, test, pair_ranks(vision_z, language_z, pairs.gold, train, test, csls_k)
-
-
 def breakdown_records(pairs: ConceptPairs, bins: Mapping[str, np.ndarray], ks: Sequence[int], splits,
                       train_fraction: float, csls_k: int, seed: int, half_samples: int = DEFAULT_HALF_SAMPLES,
                       permutations: int = DEFAULT_PERMUTATIONS, level: float = 0.95,
-                      preprocess: str = "project", unit: str = "concept") -> list[dict]:
+                      preprocess: str = "project", unit: str = "concept",
+                      placement: Placement = CPU) -> list[dict]:
     """P@k of the fitted map per split, retrieval, factor and bin (factor ``all``: every test concept or pair).
 
     ``splits``: a number of seeded splits or published folds (:func:`synesthesia.align.concept_splits`).
@@ -434,15 +427,10 @@ def breakdown_records(pairs: ConceptPairs, bins: Mapping[str, np.ndarray], ks: S
                **{factor: (labels, FACTOR_BINS[factor]) for factor, labels in bins.items()}}
     concept_of_pair = pair_concepts(pairs.gold)
     records = []
-    if unit == "concept":
-        rankings = ((split, train, test, ranks["none"])
-                    for split, train, test, ranks in split_ranks(pairs, splits, train_fraction, csls_k, seed,
-                                                                 preprocess))
-    else:
-        rankings = _pair_split_ranks(pairs, splits, train_fraction, csls_k, seed, preprocess)
-    for split, train, test, ranks in rankings:
-        null = (shuffled_ranks(pairs, train, test, csls_k, permutations, seed + split, preprocess, unit)
-                if permutations else [])
+    for split, train, test, vision_z, language_z in split_spaces(pairs, splits, train_fraction, seed, preprocess,
+                                                                  placement):
+        ranks = unit_ranks(vision_z, language_z, pairs.gold, train, test, csls_k, unit)
+        null = shuffled_ranks(vision_z, language_z, pairs.gold, train, test, csls_k, permutations, seed + split, unit)
         test_pairs = pair_positions(pairs.gold, test)
         for retrieval, rank in ranks.items():
             null_rank = [n[retrieval] for n in null]
@@ -465,7 +453,8 @@ def breakdown_records(pairs: ConceptPairs, bins: Mapping[str, np.ndarray], ks: S
 
 def train_fraction_records(vision: np.ndarray, vision_ids: list[str], language: np.ndarray, alias_ids: list[str],
                            dictionary: dict[str, list[str]], ks: Sequence[int], splits: int, csls_k: int, seed: int,
-                           fractions: Sequence[float] = TRAIN_FRACTIONS, preprocess: str = "project") -> list[dict]:
+                           fractions: Sequence[float] = TRAIN_FRACTIONS, preprocess: str = "project",
+                           placement: Placement = CPU) -> list[dict]:
     """:func:`~synesthesia.align.concept_alignment_records` at each share of concepts fitting the map.
 
     Each fraction has its own splits (the rest of the concepts are its test set);
@@ -477,7 +466,7 @@ def train_fraction_records(vision: np.ndarray, vision_ids: list[str], language: 
     return [{"train_fraction": fraction, **record}
             for fraction in fractions
             for record in concept_alignment_records(vision, vision_ids, language, alias_ids, dictionary, ks, splits,
-                                                    fraction, csls_k, seed, preprocess)]
+                                                    fraction, csls_k, seed, preprocess, placement)]
 
 
 # --------------------------------------------------------------------- rule entry points
@@ -511,6 +500,7 @@ def score_factors(text_path: str, vision_path: str, dictionary_path: str, out: s
     )
     records = breakdown_records(pairs, bins, spec["ks"], resolve_splits(spec["splits"], dictionary, dictionary_path),
                                 spec["train_fraction"], spec["csls_k"], spec["seed"], unit=unit,
+                                placement=job_placement(),
                                 **{key: spec[key] for key in ("half_samples", "permutations", "level", "preprocess")
                                    if key in spec})
     return write_records(out, concept_pair_identity(text, vision, dictionary.name, "procrustes"), records)
@@ -531,5 +521,6 @@ def score_train_fractions(text_path: str, vision_path: str, dictionary_path: str
                                                                                         dictionary_path))
     records = train_fraction_records(vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts,
                                      spec["ks"], splits, spec["csls_k"], spec["seed"],
-                                     spec.get("train_fractions", TRAIN_FRACTIONS), spec.get("preprocess", "project"))
+                                     spec.get("train_fractions", TRAIN_FRACTIONS), spec.get("preprocess", "project"),
+                                     job_placement())
     return write_records(out, concept_pair_identity(text, vision, dictionary.name, "procrustes"), records)

@@ -28,7 +28,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Normalize, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .paper_tables import (
@@ -190,6 +190,29 @@ def _number(value: float, decimals: int) -> str:
     return "–" if pd.isna(value) else f"{value:.{decimals}f}"
 
 
+def _known(value: float | None) -> bool:
+    return value is not None and not pd.isna(value)
+
+
+def _colour_scale(values: np.ndarray, *marks: float | None) -> Normalize:
+    """A colour scale spanning ``values``' finite entries and the known ``marks`` (0, a chance level)."""
+    ends = [*values[np.isfinite(values)], *(mark for mark in marks if _known(mark))] or [0.0]
+    return Normalize(min(ends), max(max(ends), min(ends) + 1e-6))
+
+
+def _colour_bar(figure: Figure, image, ax: Axes | Sequence[Axes], title: str, chance: float | None, **options) -> None:
+    """``image``'s colour bar beside ``ax`` (one panel or several), titled, ``chance`` marked where known."""
+    bar = figure.colorbar(image, ax=ax, **options)
+    bar.set_label(title)
+    bar.outline.set_visible(False)
+    if _known(chance):
+        # A white line under the dashes keeps the mark visible on the colour map's dark end.
+        bar.ax.axhline(chance, color="white", linewidth=3)
+        bar.ax.axhline(chance, **CHANCE_STYLE)
+        bar.ax.annotate("chance", xy=(0, chance), xycoords=("axes fraction", "data"), xytext=(-2, 0),
+                        textcoords="offset points", ha="right", va="center", fontsize=7)
+
+
 @_styled
 def heatmap(grid: pd.DataFrame, rows_title: str, columns_title: str, colour_title: str,
             chance: float | None = None, low: pd.DataFrame | None = None,
@@ -197,9 +220,7 @@ def heatmap(grid: pd.DataFrame, rows_title: str, columns_title: str, colour_titl
     """``grid``'s values as coloured cells printed to ``decimals`` (rows and columns as ordered in ``grid``);
     ``chance`` marked on the colour bar; ``low``/``high`` (same shape) printed under each value as its interval."""
     values = grid.to_numpy(dtype=float)
-    finite = values[np.isfinite(values)]
-    marks = [*finite, 0.0, *([] if chance is None or pd.isna(chance) else [chance])]
-    norm = Normalize(min(marks), max(max(marks), min(marks) + 1e-6))
+    norm = _colour_scale(values, 0.0, chance)
     colours = matplotlib.colormaps[HEATMAP_COLOURS]
     intervals = low is not None and high is not None
     longest_row = max((len(str(label)) for label in grid.index), default=0)
@@ -223,15 +244,7 @@ def heatmap(grid: pd.DataFrame, rows_title: str, columns_title: str, colour_titl
             text += f"\n[{_number(low.iat[row, column], decimals)}, {_number(high.iat[row, column], decimals)}]"
         colour = _text_colour(colours(norm(value))) if np.isfinite(value) else BLACK
         ax.text(column, row, text, ha="center", va="center", color=colour, fontsize=7 if intervals else 8)
-    bar = figure.colorbar(image, ax=ax, fraction=0.08, pad=0.03, aspect=max(8, 4 * grid.shape[0]))
-    bar.set_label(colour_title)
-    bar.outline.set_visible(False)
-    if chance is not None and not pd.isna(chance):
-        # A white line under the dashes keeps the mark visible on the colour map's dark end.
-        bar.ax.axhline(chance, color="white", linewidth=3)
-        bar.ax.axhline(chance, **CHANCE_STYLE)
-        bar.ax.annotate("chance", xy=(0, chance), xycoords=("axes fraction", "data"), xytext=(-2, 0),
-                        textcoords="offset points", ha="right", va="center", fontsize=7)
+    _colour_bar(figure, image, ax, colour_title, chance, fraction=0.08, pad=0.03, aspect=max(8, 4 * grid.shape[0]))
     return figure
 
 
@@ -370,14 +383,18 @@ def train_fraction_figure(table: pd.DataFrame, k: int, retrieval: str = "csls",
     return figure
 
 
+def _similarity_metric(best: pd.DataFrame, metric: str) -> str:
+    """``metric``, or the first of the ``best`` rows' metrics when they have none of it (and some other)."""
+    return metric if best.empty or metric in set(best.metric) else best.metric.iloc[0]
+
+
 def similarity_heatmap(table: pd.DataFrame, metric: str = "mutual_knn", text_models: Sequence[str] = (),
                        vision_models: Sequence[str] = ()) -> Figure:
     """One similarity metric at its best layer pair for each language model (rows) and vision model (columns),
     with its half-sample interval under it where the table has one; the colour bar marks the shuffled-pairing
     null's mean. ``metric`` falls back to the table's first when it has none of it."""
     best = table[table.selection == "best"]
-    if metric not in set(best.metric):
-        metric = best.metric.iloc[0]
+    metric = _similarity_metric(best, metric)
     rows = best[best.metric == metric]
     grid = _pair_grid(rows, "value", text_models, vision_models)
     intervals = {}
@@ -414,6 +431,98 @@ def similarity_by_size(table: pd.DataFrame, text_models: Sequence[str] = ()) -> 
     figure.supylabel("similarity (best layer pair)")
     _legend(figure, spare, [*(Line2D([], [], color=c, marker="o", label=f) for f, c in families.items()),
                             _chance_handle()], title="language model family")
+    return figure
+
+
+def _layer_order(labels: Iterable) -> list[str]:
+    """Layer labels in numeric order ("-1" before "0" before "3"); labels that are no number (the main vector's
+    "last") first, in first-seen order."""
+    def key(label: str) -> tuple[int, float]:
+        try:
+            return 1, float(label)
+        except ValueError:
+            return 0, 0.0
+
+    return sorted(dict.fromkeys(map(str, labels)), key=key)  # sorted is stable: non-numbers keep their order
+
+
+def _layer_ticks(axis, labels: Sequence[str]) -> None:
+    """Every layer label on ``axis`` (an x or y axis), or every n-th so no more than a dozen show."""
+    step = -(-len(labels) // 12)
+    axis.set_ticks(range(0, len(labels), step), labels[::step])
+
+
+@_styled
+def similarity_layer_heatmaps(table: pd.DataFrame, metric: str = "mutual_knn", text_models: Sequence[str] = (),
+                              vision_models: Sequence[str] = ()) -> Figure:
+    """Where in each model the alignment lives: for each model pair scored at more than one layer pair (panels in
+    config order), ``metric`` at every language-model layer (rows, upwards) x vision-model layer (columns), layers
+    in numeric order, on one colour scale over all panels; each panel's best pair outlined, the colour bar marks
+    the shuffled-pairing null's mean. ``metric`` falls back to the table's first when it has none of it. With no
+    such pair (each store holds its main vector only), one panel that says so."""
+    metric = _similarity_metric(table[table.selection == "best"], metric)
+    label = SIMILARITY_LABELS.get(metric, metric)
+    chosen = table[table.metric == metric].assign(text_layer=lambda t: t.text_layer.astype(str),
+                                                  vision_layer=lambda t: t.vision_layer.astype(str))
+    pairs = chosen[chosen.selection == "layer_pair"]
+    counts = pairs.groupby(["text_model", "vision_model"]).size()
+    shown = [(text, vision) for text in ordered(pairs.text_model, text_models)
+             for vision in ordered(pairs.vision_model, vision_models) if counts.get((text, vision), 0) > 1]
+    if not shown:
+        figure = Figure(figsize=(4.2, 1.2), layout="constrained")
+        ax = figure.add_subplot()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, textwrap.fill(
+            f"No model pair has {label} at more than one layer pair: each store holds its main vector only. "
+            "Store a model's hidden layers with `layers: all` (or a list of indices) on its hf model entry.", 64),
+            ha="center", va="center", transform=ax.transAxes)
+        return figure
+    chosen = chosen[pd.MultiIndex.from_frame(chosen[["text_model", "vision_model"]]).isin(shown)]
+    grids = {}
+    for text, vision in shown:
+        rows = pairs[(pairs.text_model == text) & (pairs.vision_model == vision)]
+        grid = rows.pivot_table(index="text_layer", columns="vision_layer", values="value", dropna=False)
+        grids[text, vision] = grid.reindex(index=_layer_order(rows.text_layer), columns=_layer_order(rows.vision_layer))
+    values = np.concatenate([grid.to_numpy(dtype=float).ravel() for grid in grids.values()])
+    chance = chosen["null_mean"].mean() if "null_mean" in chosen else None
+    norm = _colour_scale(values, chance)
+    colours = matplotlib.colormaps[HEATMAP_COLOURS]
+    best = chosen[chosen.selection == "best"]
+    marked, titles = {}, {}
+    for (text, vision), grid in grids.items():
+        # The pair the scoring chose, else (no best record for it) the grid's highest cell.
+        mark = best[(best.text_model == text) & (best.vision_model == vision)
+                    & best.text_layer.isin(grid.index) & best.vision_layer.isin(grid.columns)]
+        if mark.empty:
+            cells = np.nan_to_num(grid.to_numpy(dtype=float), nan=-np.inf)
+            row, column = np.unravel_index(np.argmax(cells), cells.shape)
+        else:
+            row, column = grid.index.get_loc(mark.text_layer.iloc[0]), grid.columns.get_loc(mark.vision_layer.iloc[0])
+        marked[text, vision] = row, column
+        titles[text, vision] = (f"{text} × {vision}\nbest {_number(grid.iat[row, column], 3)} at layers "
+                                f"({grid.index[row]}, {grid.columns[column]})")
+    widest = max(grid.shape[1] for grid in grids.values())
+    tallest = max(grid.shape[0] for grid in grids.values())
+    longest = max(len(line) for title in titles.values() for line in title.split("\n"))
+    figure, axes, _ = _panels(len(grids), 3, max(1.1 + min(3.0, 0.16 * widest), 0.6 + 0.07 * longest),
+                              1.2 + min(3.0, 0.16 * tallest))
+    for ax, (pair, grid) in zip(axes, grids.items()):
+        cells = grid.to_numpy(dtype=float)
+        image = ax.imshow(cells, cmap=colours, norm=norm, aspect="auto", origin="lower", interpolation="nearest")
+        row, column = marked[pair]
+        ax.add_patch(Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, linewidth=1.5,
+                               edgecolor=_text_colour(colours(norm(cells[row, column])))))
+        ax.set_title(titles[pair], fontsize=8)
+        _layer_ticks(ax.xaxis, list(grid.columns))
+        _layer_ticks(ax.yaxis, list(grid.index))
+        ax.tick_params(length=0)
+        ax.spines[:].set_visible(False)
+    figure.supxlabel("vision model layer")
+    figure.supylabel("language model layer")
+    # A bar as tall as the panels and about 0.1 inches wide: ``fraction`` (of the panels' width) leaves room
+    # for that width, the aspect sets it.
+    width, height = figure.get_size_inches()
+    _colour_bar(figure, image, axes, label, chance, fraction=0.25 / width, pad=0.04, aspect=height / 0.15)
     return figure
 
 

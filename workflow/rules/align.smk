@@ -26,11 +26,11 @@ rule concept_alignment:
         "logs/concept_alignment/{dataset}/{text_model}__{vision_model}.log",
     benchmark:
         "results/benchmarks/concept_alignment/{dataset}/{text_model}__{vision_model}.tsv"
-    retries: rule_retries("concept_alignment")
+    retries: rule_retries("concept_alignment", SCORING_GPUS)
     conda:
         "../../envs/score.yaml"
     resources:
-        **rule_resources("concept_alignment"),
+        **rule_resources("concept_alignment", SCORING_GPUS),
     params:
         spec=get_concepts_params,
         version=ALIGN_VERSION,
@@ -47,11 +47,11 @@ rule concept_factors:
         "logs/concept_factors/{dataset}/{text_model}__{vision_model}.log",
     benchmark:
         "results/benchmarks/concept_factors/{dataset}/{text_model}__{vision_model}.tsv"
-    retries: rule_retries("concept_factors")
+    retries: rule_retries("concept_factors", SCORING_GPUS)
     conda:
         "../../envs/score.yaml"
     resources:
-        **rule_resources("concept_factors"),
+        **rule_resources("concept_factors", SCORING_GPUS),
     params:
         spec=get_factors_params,
         version=FACTORS_VERSION,
@@ -68,11 +68,11 @@ rule concept_train_fractions:
         "logs/concept_train_fractions/{dataset}/{text_model}__{vision_model}.log",
     benchmark:
         "results/benchmarks/concept_train_fractions/{dataset}/{text_model}__{vision_model}.tsv"
-    retries: rule_retries("concept_train_fractions")
+    retries: rule_retries("concept_train_fractions", SCORING_GPUS)
     conda:
         "../../envs/score.yaml"
     resources:
-        **rule_resources("concept_train_fractions"),
+        **rule_resources("concept_train_fractions", SCORING_GPUS),
     params:
         spec=get_train_fractions_params,
         version=ALIGN_VERSION,

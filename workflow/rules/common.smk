@@ -4,6 +4,7 @@ from pathlib import Path
 
 from synesthesia.config import REFERENCE_ENCODER, canonical, load_yaml, model_spec, tiny_model_dir, vocabulary_corpus
 from synesthesia.data.tables import table_for
+from synesthesia.ranking import export_scoring_device, scoring_gpus
 from synesthesia.slurm import DEFAULT_PARTITION, memory_request, partition_memory_mb, useful_retries
 from synesthesia.versions import (
     ALIGN_VERSION,
@@ -55,6 +56,10 @@ CAPTION_DATASETS = [name for name in DATASETS if name not in CONCEPT_DATASETS]
 EXPERIMENT_LISTS = ("datasets", "text_models", "vision_models")
 CONCEPT_ANALYSES = ("factors", "train_fractions", "similarity")
 CLUSTER = config["cluster"]
+# GPUs each concept-alignment job reserves; the jobs learn it from the environment the main process passes on.
+SCORING_GPUS = scoring_gpus(config["scoring"]["device"], workflow.global_resources.get("gpu"), CLUSTER["gpu_partition"])
+if workflow.is_main_process:
+    export_scoring_device(SCORING_GPUS)
 T2I = config["experiments"].get("t2i")
 # Text encoders of the generation grid: the configured models and the checkpoint's own.
 T2I_ENCODERS = (T2I["models"] + ([REFERENCE_ENCODER] if T2I["reference"] else [])) if T2I else []

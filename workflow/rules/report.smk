@@ -296,6 +296,16 @@ rule concept_similarity_table:
             labels={"result": "figure: similarity by model size", "data": "{dataset}"},
         ),
         by_size_pdf="results/figures/concept_similarity_{dataset}_by_size.pdf",
+        layers=report(
+            "results/figures/concept_similarity_{dataset}_layers.png",
+            caption="../report/concept_similarity_layers.rst",
+            category="6 Similarity",
+            labels={
+                "result": "figure: mutual k-NN, language x vision model layers",
+                "data": "{dataset}",
+            },
+        ),
+        layers_pdf="results/figures/concept_similarity_{dataset}_layers.pdf",
         paper=multiext("results/tables/paper/concept_similarity_{dataset}", ".csv", ".md", ".tex"),
         paper_html=report(
             "results/tables/paper/concept_similarity_{dataset}.html",

@@ -1,10 +1,13 @@
 """One space's neighbour lists and the work every comparison with it reuses (:class:`Space`).
 
-Scale: nothing n x n is held. Neighbour lists come from row blocks of the cosine
-matrix; CKA and SVCCA come from d x d scatter and cross-scatter matrices summed
-over row blocks. SVCCA with a variance fraction needs a dense eigendecomposition
-of each d x d scatter (O(d^3): tens of seconds at d = 4096 on two cores); an
-integer number of components uses an iterative solver instead.
+Scale: nothing n x n is held unless asked for. Neighbour lists come from row
+blocks of the cosine matrix; CKA comes from d x d scatter and cross-scatter
+matrices summed over row blocks or, when one space meets many, from n x n centred
+Gram matrices (:attr:`Space.gram`, held only when a comparison asks for it);
+SVCCA comes from each space's whitened principal components. SVCCA with a
+variance fraction needs a dense eigendecomposition of each d x d scatter (O(d^3):
+tens of seconds at d = 4096 on two cores); an integer number of components uses
+an iterative solver instead.
 """
 
 from __future__ import annotations
@@ -31,19 +34,42 @@ _ITERATIVE_SHARE = 0.25
 
 @dataclass(frozen=True)
 class Neighbours:
-    """Each row's nearest other rows by cosine, nearest first, ties to the lower index.
-
-    ``reverse[i, s]``: where row ``i`` stands in the list of its ``s``-th neighbour (-1: not listed).
-    """
+    """Each row's nearest other rows by cosine, nearest first, ties to the lower index."""
 
     index: np.ndarray  # n x depth
     cosine: np.ndarray  # n x depth
-    reverse: np.ndarray  # n x depth
+
+    @cached_property
+    def _by_label(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (row, label) entry as the key ``row * n + label``, sorted, and the entry's place in its row's list.
+
+        Keys of row i lie in [i n, (i + 1) n), so sorting each row's labels sorts them all.
+        """
+        n = len(self.index)
+        places = np.argsort(self.index, axis=1)
+        keys = np.arange(n)[:, None] * n + np.take_along_axis(self.index, places, axis=1)
+        return keys.ravel(), places.ravel()
+
+    def positions(self, rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Where each of ``labels`` stands in the list of the matching entry of ``rows`` (broadcast), -1 if absent.
+
+        A binary search among the sorted keys: O(log(n depth)) per query, where
+        comparing each query with a whole list costs O(depth).
+        """
+        keys, places = self._by_label
+        query = rows * len(self.index) + labels
+        found = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+        return np.where(keys[found] == query, places[found], -1)
+
+    @cached_property
+    def reverse(self) -> np.ndarray:
+        """``[i, s]``: where row ``i`` stands in the list of its ``s``-th neighbour (-1: not listed)."""
+        return self.positions(self.index, np.arange(len(self.index))[:, None])
 
     def reordered(self, order: np.ndarray) -> Neighbours:
         """The lists of the rows taken in ``order`` (new row i is old row order[i]), relabelled to match."""
         new_label = np.argsort(order)
-        return Neighbours(new_label[self.index[order]], self.cosine[order], self.reverse[order])
+        return Neighbours(new_label[self.index[order]], self.cosine[order])
 
 
 def cosine_neighbours(x: np.ndarray, depth: int) -> Neighbours:
@@ -66,33 +92,7 @@ def cosine_neighbours(x: np.ndarray, depth: int) -> Neighbours:
         order = np.lexsort((top, -values), axis=1)
         index[start:stop] = np.take_along_axis(top, order, axis=1)
         cosine[start:stop] = np.take_along_axis(values, order, axis=1)
-    return Neighbours(index, cosine, reverse_positions(index))
-
-
-def reverse_positions(index: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
-    """Where each row stands in the list of each of its neighbours, -1 if not listed.
-
-    With ``other`` (another space's lists of the same rows): where row ``i`` stands
-    in ``other``'s list of each of its neighbours in ``index``.
-    """
-    other = index if other is None else other
-    reverse = np.empty_like(index)
-    for start in range(0, len(index), ROW_BLOCK):
-        stop = min(start + ROW_BLOCK, len(index))
-        their_lists = other[index[start:stop]]
-        match = their_lists == np.arange(start, stop)[:, None, None]
-        reverse[start:stop] = np.where(match.any(axis=2), match.argmax(axis=2), -1)
-    return reverse
-
-
-def positions_in(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``pos[i, s]``: where ``a[i, s]`` stands in ``b[i]``, -1 if absent."""
-    positions = np.empty_like(a)
-    for start in range(0, len(a), ROW_BLOCK):
-        stop = min(start + ROW_BLOCK, len(a))
-        match = a[start:stop, :, None] == b[start:stop, None, :]
-        positions[start:stop] = np.where(match.any(axis=2), match.argmax(axis=2), -1)
-    return positions
+    return Neighbours(index, cosine)
 
 
 def centred_blocks(x: np.ndarray, mean: np.ndarray, order: np.ndarray | None = None):
@@ -181,8 +181,17 @@ class Space:
         return centred.T @ vectors / values
 
     @cached_property
+    def gram(self) -> np.ndarray:
+        """The centred linear kernel X~ X~^T (n x n, x's precision): CKA's HSIC with another space is then an n^2 sum.
+
+        ``a @ a.T`` is a symmetric rank-d update in BLAS, n^2 d / 2 multiply-adds.
+        """
+        centred = (self.x - self.mean).astype(self.x.dtype)
+        return centred @ centred.T
+
+    @cached_property
     def components(self) -> np.ndarray:
-        """The whitened principal components of every row (n x r), for half-samples."""
+        """The whitened principal components of every row (n x r): SVCCA's canonical correlations come from them."""
         return np.concatenate([b @ self.whitening.astype(self.x.dtype) for b in centred_blocks(self.x, self.mean)])
 
 
