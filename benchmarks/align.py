@@ -1,14 +1,17 @@
-"""Concept-alignment scoring at the second study's size: the project's blocked scoring vs a per-query loop.
+"""Concept-alignment scoring of one pair at the second study's size, with its corpus-size candidate set.
 
-Random data shaped like the study (5,942 synsets, 7,194 aliases, a 4,096-d language
-model, a 2,048-d vision model). Prints:
-  1. the retrieval stage (NN + CSLS ranks of all test concepts among all aliases) by
-     the project (blocked matrix products) and by a straightforward per-query loop,
-     on the same mapped vectors, their ratio, and how far their ranks and P@k agree;
-  2. the end-to-end time of scoring one pair (PCA + Procrustes + NN + CSLS, 5 splits),
-     for the map alone and with both controls, and the peak memory of numpy buffers.
+Random data shaped like the study: 5,942 synsets with a 2,048-d vision row each, 7,194
+dictionary aliases among 79,000 corpus words with 4,096-d language rows (the candidates,
+as with `candidates: corpus`), the published folds' 4,160/1,782 split sizes, 5 splits,
+NN + CSLS, the fitted map and both controls, 'project' preprocessing, CSLS k = 100.
+Prints, in one run:
+  1. the project's scoring (synesthesia.align.split_ranks) on the CPU, float32;
+  2. the baseline, the numpy scoring the project ran before (benchmarks/align_numpy_baseline.py),
+     on ``--baseline-splits`` of the same splits, and the ratio per split;
+  3. how far the two agree: the share of identical ranks and the largest P@k difference;
+  4. on a CUDA device, when there is one, the project's scoring there.
 
-    .venv/bin/python benchmarks/align.py [--synsets 5942 --aliases 7194 --text-dim 4096 --vision-dim 2048]
+    .venv/bin/python benchmarks/align.py [--words 79000 --baseline-splits 5 --threads 2]
 """
 
 from __future__ import annotations
@@ -16,40 +19,28 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-import tracemalloc
 
 import numpy as np
+import torch
+from align_numpy_baseline import align_concepts as baseline_align
 
 from synesthesia import align
+from synesthesia.plan import CONTROLS, scoring_flops
+from synesthesia.ranking import Placement
+
+KS = (1, 5, 10, 30, 50, 100)
 
 
-def study_shaped(synsets: int, aliases: int, text_dim: int, vision_dim: int, seed: int = 0):
+def study_shaped(synsets: int, aliases: int, words: int, text_dim: int, vision_dim: int, seed: int = 0):
+    """Vision rows per synset; language rows per word, the first ``aliases`` being the dictionary's."""
     rng = np.random.default_rng(seed)
-    vision = rng.normal(size=(synsets, vision_dim)).astype(np.float32)
-    language = rng.normal(size=(aliases, text_dim)).astype(np.float32)
+    vision = rng.standard_normal((synsets, vision_dim), dtype=np.float32)
+    language = np.empty((words, text_dim), dtype=np.float32)
+    for start in range(0, words, 8192):
+        language[start:start + 8192] = rng.standard_normal((min(8192, words - start), text_dim), dtype=np.float32)
     owner = np.concatenate([np.arange(synsets), rng.integers(0, synsets, aliases - synsets)])
     gold = [np.flatnonzero(owner == i) for i in range(synsets)]
-    return vision, language, gold
-
-
-def reference_ranks(mapped, candidates, gold, test, k):
-    """One query at a time: full sort of every score row, CSLS densities by sorting too."""
-    def top_k_mean(row):
-        return np.sort(row)[-k:].mean()
-
-    query_density = np.array([top_k_mean(candidates @ mapped[i]) for i in test])
-    candidate_density = np.array([top_k_mean(mapped @ c) for c in candidates])
-    ranks = {"nn": [], "csls": []}
-    for position, i in enumerate(test):
-        cosines = candidates @ mapped[i]
-        csls = 2 * cosines - query_density[position] - candidate_density
-        for name, scores in (("nn", cosines), ("csls", csls)):
-            order = np.argsort(-scores, kind="stable")
-            best = scores[gold[i]].max()
-            others = np.setdiff1d(np.arange(len(scores)), gold[i])
-            ranks[name].append(int((scores[others] >= best).sum()))
-            del order
-    return {name: np.array(values) for name, values in ranks.items()}
+    return align.ConceptPairs([f"s{i}" for i in range(synsets)], vision, language, gold, np.arange(synsets))
 
 
 def timed(function, *args, **kwargs):
@@ -58,57 +49,75 @@ def timed(function, *args, **kwargs):
     return time.perf_counter() - start, result
 
 
+def project_ranks(pairs, splits: int, csls_k: int, placement: Placement):
+    if placement.device == "cuda":
+        torch.cuda.synchronize()
+    ranks = {split: r for split, _, _, r in align.split_ranks(pairs, splits, 0.7, csls_k, 0, placement=placement)}
+    if placement.device == "cuda":
+        torch.cuda.synchronize()
+    return ranks
+
+
+def agreement(ours: dict, theirs: dict) -> tuple[float, float]:
+    """Share of test concepts with the same rank, and the largest P@k difference, over controls and retrievals."""
+    same, gaps = [], []
+    for control, by_retrieval in theirs.items():
+        for retrieval, rank in by_retrieval.items():
+            same.append(float((ours[control][retrieval] == rank).mean()))
+            gaps += [abs(float((ours[control][retrieval] < k).mean()) - float((rank < k).mean())) for k in KS]
+    return min(same), max(gaps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synsets", type=int, default=5942)
     parser.add_argument("--aliases", type=int, default=7194)
+    parser.add_argument("--words", type=int, default=79_000)
     parser.add_argument("--text-dim", type=int, default=4096)
     parser.add_argument("--vision-dim", type=int, default=2048)
     parser.add_argument("--splits", type=int, default=5)
+    parser.add_argument("--baseline-splits", type=int, default=5, help="splits the (slow) baseline runs")
     parser.add_argument("--csls-k", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, numpy {np.__version__}")
-    print(f"{args.synsets} synsets x {args.vision_dim}-d vision, {args.aliases} aliases x {args.text_dim}-d language")
-    vision, language, gold = study_shaped(args.synsets, args.aliases, args.text_dim, args.vision_dim)
+    torch.set_num_threads(args.threads)
+    print(f"machine: {platform.machine()}, {args.threads} threads, torch {torch.__version__}, numpy {np.__version__}")
+    print(f"{args.synsets} synsets x {args.vision_dim}-d vision; {args.words} candidate words x {args.text_dim}-d "
+          f"language ({args.aliases} of them aliases); {args.splits} splits, NN + CSLS (k={args.csls_k}), "
+          "fitted map + shuffled + random-map controls")
+    pairs = study_shaped(args.synsets, args.aliases, args.words, args.text_dim, args.vision_dim)
 
-    train, test = align.split_indices(args.synsets, 0.7, seed=0)
-    vision_z, language_z = align.shared_spaces(vision, language, gold, train)
-    source_rows, target_rows = align.training_pairs(gold, train)
-    mapped = vision_z @ align.procrustes(vision_z[source_rows], language_z[target_rows])
-    project_time, project = timed(align.rank_aliases, mapped, language_z, gold, test, args.csls_k)
-    reference_time, reference = timed(reference_ranks, mapped, language_z, gold, test, args.csls_k)
-    # float32 block products and per-query products round differently, so near-ties can swap
-    agreement = min(float((project[name] == reference[name]).mean()) for name in project)
-    precision = {name: [(float((ranks < k).mean()), float((reference[name] < k).mean())) for k in (1, 10, 100)]
-                 for name, ranks in project.items()}
-    print(f"retrieval stage, {len(test)} test concepts, NN + CSLS:")
-    print(f"  per-query loop (reference): {reference_time:7.2f} s")
-    print(f"  synesthesia rank_aliases:   {project_time:7.2f} s")
-    print(f"  ratio (reference / synesthesia): {reference_time / project_time:.1f}; "
-          f"same rank for {agreement:.2%} of test concepts")
-    for name, pairs in precision.items():
-        print(f"  {name} P@1/10/100 synesthesia vs reference: "
-              + ", ".join(f"{ours:.4f}/{theirs:.4f}" for ours, theirs in pairs))
+    ours_time, ours = timed(project_ranks, pairs, args.splits, args.csls_k, Placement("cpu"))
+    flops = scoring_flops(args.synsets, args.words, args.text_dim, args.vision_dim, args.splits * len(CONTROLS),
+                          args.splits)
+    print(f"  synesthesia, cpu float32:    {ours_time:7.1f} s ({ours_time / args.splits:.1f} s per split); "
+          f"{flops / 1e12:.1f} TFLOP of products by synesthesia.plan's count: {flops / ours_time / 1e9:.0f} "
+          "GFLOP/s (the plan's CPU rate)")
 
-    names = [f"s{i}" for i in range(args.synsets)]
-    alias_ids = [f"a{i}" for i in range(args.aliases)]
-    dictionary = {names[i]: [alias_ids[j] for j in g] for i, g in enumerate(gold)}
-    tracemalloc.start()
-    total, _ = timed(align.concept_alignment_records, vision, names, language, alias_ids, dictionary,
-                     [1, 5, 10, 30, 50, 100], args.splits, 0.7, args.csls_k, 0)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    start = time.perf_counter()
-    for split in range(args.splits):
-        train, test = align.split_indices(args.synsets, 0.7, seed=split)
-        vision_z, language_z = align.shared_spaces(vision, language, gold, train)
-        source_rows, target_rows = align.training_pairs(gold, train)
-        align.rank_aliases(vision_z @ align.procrustes(vision_z[source_rows], language_z[target_rows]),
-                           language_z, gold, test, args.csls_k)
-    map_only = time.perf_counter() - start
-    print(f"one pair end to end, {args.splits} splits, PCA + Procrustes + NN + CSLS:")
-    print(f"  the map alone:              {map_only:7.2f} s")
-    print(f"  with both controls (as run): {total:7.2f} s, peak numpy memory {peak / 2**30:.2f} GiB")
+    baseline_time = 0.0
+    same, gap = 1.0, 0.0
+    for split, train, test in align.concept_splits(pairs, args.baseline_splits, 0.7, 0):
+        seconds, theirs = timed(baseline_align, pairs.vision, pairs.language, pairs.gold, train, test, args.csls_k,
+                                split)
+        baseline_time += seconds
+        split_same, split_gap = agreement(ours[split], theirs)
+        same, gap = min(same, split_same), max(gap, split_gap)
+    per_split = baseline_time / args.baseline_splits
+    print(f"  baseline (numpy, before):   {baseline_time:7.1f} s for {args.baseline_splits} splits "
+          f"({per_split:.1f} s per split)")
+    print(f"  ratio (baseline / synesthesia, per split): {per_split / (ours_time / args.splits):.2f}")
+    # float32 products blocked differently round differently, so near-ties can swap
+    print(f"  same rank for at least {same:.2%} of test concepts per (split, control, retrieval); "
+          f"largest P@k difference {gap:.4f}")
+
+    if torch.cuda.is_available():
+        placement = Placement("cuda")
+        project_ranks(pairs, 1, args.csls_k, placement)  # warm-up: CUDA context, kernels
+        gpu_time, on_gpu = timed(project_ranks, pairs, args.splits, args.csls_k, placement)
+        gpu_same = min(agreement(on_gpu[split], ours[split])[0] for split in on_gpu)
+        print(f"  synesthesia, {torch.cuda.get_device_name(0)} float32: {gpu_time:6.2f} s; same rank as the CPU for "
+              f"at least {gpu_same:.2%}; ratio (baseline / gpu, per split): "
+              f"{per_split / (gpu_time / args.splits):.1f}")
 
 
 if __name__ == "__main__":

@@ -19,11 +19,13 @@ from synesthesia.__main__ import main
 from synesthesia.models import load_encoder, model_footprint
 from synesthesia.plan import (
     DEFAULT_SECONDS_PER_ITEM_PARAMETER,
+    SCORING_FLOPS_PER_SECOND,
     hub_unreachable,
     model_cached,
     model_costs,
     plan,
     render,
+    scoring_costs,
 )
 
 
@@ -273,3 +275,39 @@ def test_plan_of_an_added_model_lists_only_its_jobs(demo_run, tmp_path, capsys):
     assert main(["plan", "--configfile", str(configfile), "-d", str(demo_run), "-s", str(ROOT / "Snakefile")]) == 0
     out = capsys.readouterr().out
     assert "minilm-again" in out and "extra_sentences" in out
+
+
+def test_scoring_cost_counts_one_pass_per_ranked_map_and_one_projection_per_split(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import synesthesia.data.concepts
+
+    (tmp_path / "data/ds").mkdir(parents=True)
+    (tmp_path / "data/dictionaries").mkdir()
+    (tmp_path / "data/ds/text.tsv").write_text("id\ttext\n" + "".join(f"w{i % 10}\tx\n" for i in range(30)))
+    (tmp_path / "data/dictionaries/d.json").write_text("{}")
+    monkeypatch.setattr(synesthesia.data.concepts, "read_dictionary",
+                        lambda path: SimpleNamespace(concepts={f"c{i}": [] for i in range(6)}))
+    summary = pd.DataFrame({
+        "output_file": ["results/align/ds/t__v.json", "results/factors/ds/t__v.json", "results/factors/ds/t__w.json",
+                        "results/train_fractions/ds/t__v.json", "results/align/ds/t__w.json"],
+        "rule": ["concept_alignment", "concept_factors", "concept_factors", "concept_train_fractions",
+                 "concept_alignment"],
+        "would_run": [True, True, False, True, False],
+    })
+    config = {"datasets": {"ds": {"source": "concepts", "dictionary": "d"}},
+              "experiments": {"concepts": {"splits": 2, "factors": {"permutations": 3},
+                                           "train_fractions": [0.1, 0.7]}}}
+    dims = {"t": 8, "v": 4, "w": 16}
+    costs = scoring_costs(summary, config, tmp_path, lambda model: (None, dims[model], "")).set_index("rule")
+    # 10 candidate words, 6 concepts, width min(8, 4, 6) = 4; language dim 8
+    per_map, per_projection = 2 * 10 * 4 * 6, 2 * 10 * 4 * 8
+    expected = {"concept_alignment": 2 * 3 * per_map + 2 * per_projection,           # 2 splits x 3 controls
+                "concept_factors": 2 * (1 + 3) * per_map + 2 * per_projection,       # the fit and 3 permutations
+                "concept_train_fractions": 2 * 2 * 3 * per_map + 2 * 2 * per_projection}
+    for rule, flops in expected.items():
+        assert costs.loc[rule, "jobs"] == 1
+        assert costs.loc[rule, "tflop"] == pytest.approx(flops / 1e12)
+        assert costs.loc[rule, "cpu_hours"] == pytest.approx(flops / SCORING_FLOPS_PER_SECOND["cpu_hours"] / 3600)
+    unknown = scoring_costs(summary, config, tmp_path, lambda model: (None, None, "size unknown"))
+    assert unknown["tflop"].isna().all()

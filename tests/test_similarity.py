@@ -393,3 +393,124 @@ def test_two_multi_layer_stores_give_every_layer_pair_and_the_best_on_the_shifte
             assert row[str(int(text_layer) + 1)] == pytest.approx(1.0)
         (best,) = [r for r in records if r["selection"] == "best" and r["metric"] == metric]
         assert best["value"] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- per-pair routes for many layers
+
+
+def _listed_positions(index, rows, labels):
+    """Where each label stands in its row's list, by scanning the list: the reference for Neighbours.positions."""
+    rows, labels = np.broadcast_arrays(rows, labels)
+    return np.array([list(index[r]).index(label) if label in index[r] else -1
+                     for r, label in zip(rows.ravel(), labels.ravel())]).reshape(rows.shape)
+
+
+def test_neighbour_positions_are_found_by_search_as_by_scanning_the_lists():
+    x, y = _related(n=120, seed=16)
+    ours, theirs = Space(x, k=4).neighbours, Space(y, k=4).neighbours
+    rows = np.arange(120)[:, None]
+    for lists, others in ((ours, theirs), (theirs, ours)):
+        # the other space's neighbours in this space's lists, and each row in the lists of its neighbours
+        for query_rows, labels in ((rows, others.index), (others.index, rows)):
+            expected = _listed_positions(lists.index, query_rows, labels)
+            assert (expected == -1).any() and (expected >= 0).any()
+            np.testing.assert_array_equal(lists.positions(query_rows, labels), expected)
+    np.testing.assert_array_equal(ours.reverse, _listed_positions(ours.index, ours.index, rows))
+    # a row's list never holds the row itself
+    np.testing.assert_array_equal(ours.positions(rows[:, 0], rows[:, 0]), -1)
+
+
+def test_scores_on_all_concepts_read_only_the_k_nearest():
+    from synesthesia.similarity.metrics import KNN_METRICS, _knn_scores
+
+    x, y = _related(n=70, seed=17)
+    comparison = _compare(x, y, k=5)
+    assert comparison.x.neighbours.index.shape[1] == 64 and comparison.nearest_graph.x.index.shape[1] == 5
+    deep = _knn_scores(comparison.graph, np.ones(70), KNN_METRICS)
+    assert comparison.values(KNN_METRICS) == deep
+    permutation = np.random.default_rng(0).permutation(70)
+    shuffled = _knn_scores(comparison.graph.shuffled(permutation), np.ones(70), KNN_METRICS)
+    assert shuffled == _knn_scores(comparison.nearest_graph.shuffled(permutation), np.ones(70), KNN_METRICS)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-12), (np.float32, 2e-6)])
+def test_cka_from_grams_equals_cka_from_the_cross_scatter(monkeypatch, dtype, tolerance):
+    monkeypatch.setattr(similarity.spaces, "ROW_BLOCK", 23)
+    x, y = _related(n=150, dx=30, dy=20, noise=0.7, seed=18)
+    x, y = x.astype(dtype), y.astype(dtype)
+    across = _compare(x, y)
+    via_grams = Comparison(Space(x), Space(y), via_grams=True)
+    metrics = ["cka", "cka_unbiased"]
+    for metric in metrics:
+        assert via_grams.values([metric])[metric] == pytest.approx(across.values([metric])[metric], abs=tolerance)
+        naive = _naive(metric, x.astype(np.float64), y.astype(np.float64), 10)
+        assert across.values([metric])[metric] == pytest.approx(naive, abs=max(tolerance, 1e-10))
+    # shuffled pairings permute the held Gram's rows and columns
+    null_grams = via_grams.null(metrics, permutations=4, seed=5)
+    null_cross = across.null(metrics, permutations=4, seed=5)
+    for metric in metrics:
+        np.testing.assert_allclose(null_grams[metric], null_cross[metric], rtol=0, atol=tolerance)
+    assert via_grams.x.gram.dtype == dtype and via_grams.x.gram.shape == (150, 150)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-12), (np.float32, 2e-6)])
+def test_svcca_from_components_equals_the_whitened_cross_scatter(dtype, tolerance):
+    from synesthesia.similarity.metrics import _cross_scatter, _svcca_score
+
+    x, y = _related(n=200, dx=40, dy=30, noise=0.5, seed=19)
+    x, y = x.astype(dtype), y.astype(dtype)
+    comparison = _compare(x, y, keep=8)
+    space_x, space_y = comparison.x, comparison.y
+    rng = np.random.default_rng(6)
+    for order in (None, rng.permutation(200), rng.permutation(200)):
+        # the route before components: the whitening applied to the d_x x d_y cross-scatter
+        whitened = space_x.whitening.T @ _cross_scatter(space_x, space_y, order) @ space_y.whitening
+        expected = np.clip(np.linalg.svd(whitened, compute_uv=False), 0, 1).mean()
+        assert _svcca_score(space_x, space_y, order) == pytest.approx(expected, abs=tolerance)
+    # shuffled pairings: a row order leaves each side's principal components as they were
+    null = comparison.null(["svcca"], permutations=3, seed=7)["svcca"]
+    rng = np.random.default_rng(7)
+    for value in null:
+        shuffled = y[rng.permutation(200)].astype(np.float64)
+        assert value == pytest.approx(_naive_svcca(x.astype(np.float64), shuffled, 8), abs=max(tolerance, 1e-10))
+
+
+def test_grams_pay_off_for_many_layers_of_thousands_of_concepts_within_the_memory_budget():
+    from synesthesia.similarity.metrics import grams_pay_off
+
+    language, vision = [4096] * 33, [2048] * 25
+    # 825 pairs of 6,000 concepts: 4.2e13 multiply-adds by cross-scatters, 3.8e12 by Grams (26 x 144 MB held)
+    assert grams_pay_off(6000, language, vision, 4)
+    # one pair: its two Grams (1.1e11) cost more than its cross-scatter (5.0e10)
+    assert not grams_pay_off(6000, [4096], [2048], 4)
+    # 64-d layers: cross-scatters (1.7e9) beat the Grams' 825 n^2 passes (3.8e9 with the Grams themselves)
+    assert not grams_pay_off(500, [64] * 33, [64] * 25, 4)
+    # cheaper but too large to hold: 26 float64 Grams (7.5 GB), or float32 ones of 20,000 concepts (42 GB)
+    assert not grams_pay_off(6000, language, vision, 8)
+    assert not grams_pay_off(20000, language, vision, 4)
+
+
+def test_layer_pair_records_are_the_same_with_cka_from_grams(monkeypatch):
+    from synesthesia.similarity import metrics, scoring
+
+    x, y = _related(n=120, seed=20)
+    rng = np.random.default_rng(21)
+    text = {"0": rng.normal(size=(120, 10)), "1": x}
+    vision = {"a": y, "b": y + 0.3 * rng.normal(size=(120, 7))}
+    routes = []
+    route_of = metrics._cross_squared
+    monkeypatch.setattr(metrics, "_cross_squared",
+                        lambda *args, **kwargs: routes.append(args[2]) or route_of(*args, **kwargs))
+    records = {}
+    for via_grams in (False, True):
+        monkeypatch.setattr(scoring, "grams_pay_off", lambda *args, via_grams=via_grams: via_grams)
+        records[via_grams] = layer_pair_records(text, vision, half_samples=20, permutations=5, uncertainty="all")
+        # 4 pairs, then 5 shuffled pairings of each
+        assert routes == [via_grams] * 24
+        routes.clear()
+    for across, gram in zip(records[False], records[True]):
+        assert {key: value for key, value in across.items() if not isinstance(value, float)} == {
+            key: value for key, value in gram.items() if not isinstance(value, float)}
+        for key, value in across.items():
+            if isinstance(value, float):
+                assert gram[key] == pytest.approx(value, abs=1e-12), (across["metric"], key)

@@ -8,7 +8,7 @@ fitted or a neighbour is searched.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +19,7 @@ from .ranking import (
     Placement,
     best_gold_ranks,
     job_placement,
+    matmul,
     pca_basis,
     procrustes,
     query_block,
@@ -164,7 +165,7 @@ class _Space:
         out = rows.new_empty((len(rows), self.basis.shape[1]))
         step = query_block(rows.shape[1])
         for start in range(0, len(rows), step):
-            out[start:start + step] = unit_rows((rows[start:start + step] - self.mean) @ self.basis)
+            out[start:start + step] = unit_rows(matmul(rows[start:start + step] - self.mean, self.basis))
         return out
 
 
@@ -177,7 +178,7 @@ def _study_space(rows, dim: int):
     """
     centred = rows - rows.mean(dim=0)
     if dim < rows.shape[1]:
-        centred = centred @ pca_basis(centred, dim)
+        centred = matmul(centred, pca_basis(centred, dim))
     return centred - centred.mean(dim=0)
 
 
@@ -236,7 +237,7 @@ def procrustes_scores(vision_z, language_z, gold: list[np.ndarray], train: np.nd
     source_rows, target_rows = (torch.as_tensor(rows, device=vision_z.device)
                                 for rows in training_pairs(gold, train, shuffle_seed))
     mapping = procrustes(vision_z[source_rows], language_z[target_rows])
-    return CandidateScores(vision_z @ mapping, language_z, test, csls_k)
+    return CandidateScores(matmul(vision_z, mapping), language_z, test, csls_k)
 
 
 def procrustes_ranks(vision_z, language_z, gold: list[np.ndarray], train: np.ndarray, test: np.ndarray,
@@ -267,7 +268,7 @@ def align_shared(vision_z, language_z, gold: list[np.ndarray], train: np.ndarray
     return {
         "none": procrustes_ranks(vision_z, language_z, gold, train, test, csls_k),
         "shuffled": procrustes_ranks(vision_z, language_z, gold, train, test, csls_k, shuffle_seed=seed + 10_000),
-        "random_map": rank_aliases(vision_z @ random_map, language_z, gold, test, csls_k),
+        "random_map": rank_aliases(matmul(vision_z, random_map), language_z, gold, test, csls_k),
     }
 
 
@@ -408,6 +409,31 @@ def concept_alignment_records(
                         "k": k, "value": value, "n_test": int(len(test)), "n_candidates": len(alias_ids),
                     })
     return records
+
+
+def alignment_by_layer(pairs: ConceptPairs, text_layers: Sequence[str], word_rows,
+                       vision_layers: dict[str, np.ndarray], k: int, splits, train_fraction: float, csls_k: int,
+                       seed: int, preprocess: str = "project",
+                       placement: Placement = CPU) -> dict[tuple[str, str], dict[str, float]]:
+    """Concept alignment at every (text layer, vision layer) pair: CSLS P@k of the fitted map and of the shuffled
+    control, each the mean over splits.
+
+    ``word_rows(layer)``: one row per candidate word (as ``pairs.language``) at a text
+    layer, read once per layer; ``vision_layers[v]``: one row per concept (as ``pairs.vision``).
+    """
+    values = {}
+    for text_layer in text_layers:
+        language = word_rows(text_layer).astype(np.float32)
+        for vision_layer, vision in vision_layers.items():
+            log.info(f"alignment at text layer {text_layer}, vision layer {vision_layer}")
+            hits = {"none": [], "shuffled": []}
+            for _, _, _, ranks in split_ranks(replace(pairs, vision=vision.astype(np.float32), language=language),
+                                              splits, train_fraction, csls_k, seed, preprocess, placement):
+                for control, scores in hits.items():
+                    scores.append(recall_at_k(ranks[control]["csls"], [k])[k])
+            values[text_layer, vision_layer] = {"value": float(np.mean(hits["none"])),
+                                                "null_mean": float(np.mean(hits["shuffled"]))}
+    return values
 
 
 def score_concepts(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict,

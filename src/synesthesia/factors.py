@@ -429,6 +429,8 @@ def breakdown_records(pairs: ConceptPairs, bins: Mapping[str, np.ndarray], ks: S
     records = []
     for split, train, test, vision_z, language_z in split_spaces(pairs, splits, train_fraction, seed, preprocess,
                                                                   placement):
+        log.info(f"split {split}: the fitted map and {permutations} shuffled pairings, {len(test)} test concepts "
+                 f"among {len(pairs.language)} candidates, on {placement.device}")
         ranks = unit_ranks(vision_z, language_z, pairs.gold, train, test, csls_k, unit)
         null = shuffled_ranks(vision_z, language_z, pairs.gold, train, test, csls_k, permutations, seed + split, unit)
         test_pairs = pair_positions(pairs.gold, test)

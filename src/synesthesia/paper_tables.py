@@ -393,7 +393,8 @@ def train_fraction_paper_table(table: pd.DataFrame, k: int, retrieval: str = "cs
 
 
 SIMILARITY_LABELS = {"mutual_knn": "mutual k-NN", "nn_in_knn": "NN in k-NN", "cycle_knn": "cycle k-NN",
-                     "cka": "CKA", "cka_unbiased": "CKA (unbiased)", "cknna": "CKNNA", "svcca": "SVCCA"}
+                     "cka": "CKA", "cka_unbiased": "CKA (unbiased)", "cknna": "CKNNA", "svcca": "SVCCA",
+                     "alignment": "alignment P@k (CSLS)"}
 
 
 def similarity_paper_table(table: pd.DataFrame, text_models: Sequence[str] = ()) -> PaperTable:

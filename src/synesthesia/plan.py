@@ -51,6 +51,12 @@ GPU_BYTES_PER_PARAMETER = {"auto": 2, "bfloat16": 2, "float16": 2, "float32": 4}
 ACTIVATION_OVERHEAD = 1.2
 DEFAULT_GPU_MEMORY_GB = 80
 BUILT_BY_WORKFLOW = "built by the workflow"
+SCORING_RULES = ("concept_alignment", "concept_factors", "concept_train_fractions")
+CONTROLS = ("none", "shuffled", "random_map")  # each alignment ranks the fitted map and both controls
+PUBLISHED_FOLDS = 5
+# float32 matrix products: on the project's CI kind (2 cores) as benchmarks/align.py measured them, and an
+# A100's float32 peak for a GPU (no GPU measured yet).
+SCORING_FLOPS_PER_SECOND = {"cpu_hours": 1.5e11, "gpu_hours": 1.95e13}
 log = logging.getLogger(__name__)
 
 
@@ -292,6 +298,63 @@ def concept_candidates(config: dict, workdir: Path) -> pd.DataFrame:
                                        "extra_sentences"])
 
 
+def _maps_and_projections(rule: str, concepts: dict) -> tuple[int, int]:
+    """(Procrustes maps ranked, PCA projections of the candidates) one job of a concept-scoring rule makes."""
+    from .factors import TRAIN_FRACTIONS
+    from .resampling import DEFAULT_PERMUTATIONS
+
+    splits = concepts["splits"] if isinstance(concepts["splits"], int) else PUBLISHED_FOLDS
+    if rule == "concept_factors":
+        return splits * (1 + concepts["factors"].get("permutations", DEFAULT_PERMUTATIONS)), splits
+    fractions = len(concepts.get("train_fractions") or TRAIN_FRACTIONS) if rule == "concept_train_fractions" else 1
+    return fractions * splits * len(CONTROLS), fractions * splits
+
+
+def scoring_flops(n_concepts: int, n_candidates: int, text_dim: int, vision_dim: int, maps: int,
+                  projections: int) -> float:
+    """float32 FLOPs of ranking ``maps`` maps and making ``projections`` PCA projections of the candidates."""
+    width = min(text_dim, vision_dim, n_concepts)
+    return 2.0 * n_candidates * width * (maps * n_concepts + projections * text_dim)
+
+
+def scoring_costs(summary: pd.DataFrame, config: dict, workdir: Path, size_of) -> pd.DataFrame:
+    """Per concept-scoring rule and dataset: jobs that would run, their float32 TFLOPs, and CPU- or GPU-hours.
+
+    Each ranked map is one pass over every (mapped concept, candidate word) cosine, and
+    each split projects every candidate onto the language PCA basis (:func:`scoring_flops`,
+    :mod:`synesthesia.ranking`). Hours at SCORING_FLOPS_PER_SECOND. ``size_of(model)``:
+    (parameters, dim, why unknown).
+    """
+    from .data.concepts import read_dictionary
+
+    concepts = config["experiments"].get("concepts")
+    files = summary[summary["rule"].isin(SCORING_RULES) & summary["would_run"]]
+    parts = files["output_file"].str.removesuffix(".json").str.split("/")
+    jobs = pd.DataFrame({"rule": files["rule"], "dataset": parts.str[2], "pair": parts.str[3]})
+    rows = []
+    for (rule, dataset), group in jobs.groupby(["rule", "dataset"], sort=False):
+        spec, flops = config["datasets"][dataset], 0.0
+        table = workdir / "data" / dataset / table_for("text")
+        dictionary = workdir / "data" / "dictionaries" / f"{spec['dictionary']}.json"
+        if table.exists() and dictionary.exists():
+            n_concepts = len(read_dictionary(dictionary).concepts)
+            n_candidates = read_tsv(table, ["id"])["id"].nunique()
+            maps, projections = _maps_and_projections(rule, concepts)
+            for text_model, vision_model in group["pair"].str.split("__", n=1):
+                text_dim, vision_dim = size_of(text_model)[1], size_of(vision_model)[1]
+                if not (text_dim and vision_dim):
+                    flops = None
+                    break
+                flops += scoring_flops(n_concepts, n_candidates, text_dim, vision_dim, maps, projections)
+        else:
+            flops = None
+        rows.append({"rule": rule, "dataset": dataset, "jobs": len(group),
+                     "tflop": flops / 1e12 if flops is not None else None,
+                     **{device: flops / rate / 3600 if flops is not None else None
+                        for device, rate in SCORING_FLOPS_PER_SECOND.items()}})
+    return pd.DataFrame(rows, columns=["rule", "dataset", "jobs", "tflop", *SCORING_FLOPS_PER_SECOND])
+
+
 def plan(snakefile: Path, configfile: Path, workdir: Path, footprint=None,
          gpu_memory_gb: float = DEFAULT_GPU_MEMORY_GB) -> dict[str, pd.DataFrame | str]:
     config = validate_config(load_yaml(configfile), snakefile.parent / "workflow/schemas/config.schema.yaml",
@@ -301,9 +364,12 @@ def plan(snakefile: Path, configfile: Path, workdir: Path, footprint=None,
     offline_gaps(config, workdir)  # offline: warns about what the caches lack, as a dry run does
     summary = dry_run_summary(snakefile, configfile, workdir)
     jobs = embedding_jobs(summary)
+    footprint = footprint or functools.partial(reachable_footprint, root=workdir)
     costs, rate = model_costs(jobs, config, workdir, footprint, gpu_memory_gb)
+    sizes = functools.cache(lambda model: _size(model, model_spec(config, model), workdir, footprint))
     return {"embeddings": jobs, "scores": score_counts(summary), "costs": costs, "rate": rate,
-            "gpu_memory_gb": gpu_memory_gb, "concepts": concept_candidates(config, workdir)}
+            "gpu_memory_gb": gpu_memory_gb, "concepts": concept_candidates(config, workdir),
+            "scoring": scoring_costs(summary, config, workdir, sizes)}
 
 
 def _cell(value) -> str:
@@ -356,6 +422,11 @@ def render(result: dict) -> str:
         lines += ["", "Concept datasets: candidate words embedded in context per text model (extra = corpus words "
                   "no concept has; ? = not prepared yet):",
                   concepts.map(_cell).to_string(index=False)]
+    scoring = result.get("scoring")
+    if scoring is not None and len(scoring):
+        lines += ["", "Concept scoring that would run (float32; cpu_hours at the 2-core rate benchmarks/align.py "
+                  "measured, gpu_hours at an A100's float32 peak, not measured; ? = data not prepared or a model's "
+                  "size unknown):", scoring.map(_cell).to_string(index=False)]
     if len(costs):
         lines.append(total_line(costs))
         if costs["unsized_datasets"].any():

@@ -93,6 +93,45 @@ def query_block(n_candidates: int, limit: int = 2048) -> int:
     return max(1, min(limit, BLOCK_ENTRIES // max(n_candidates, 1)))
 
 
+# On the CPU the products, eigendecompositions, SVDs and top-k selections below go through numpy and scipy:
+# torch's CPU wheels run them with MKL, whose float32 products on AMD CPUs (the project's CI kind) reach two
+# thirds of OpenBLAS's speed, and whose threads, spinning after each call, stall OpenBLAS's when both are used
+# (8x slower measured); torch's topk is ten times slower than numpy's introselect on 6k-wide rows. CPU tensors
+# share their memory with numpy, so nothing is copied.
+
+
+def _on_cpu(*tensors) -> bool:
+    return all(t.device.type == "cpu" for t in tensors)
+
+
+def matmul(a, b):
+    """``a @ b`` for tensors of one dtype."""
+    import torch
+
+    return torch.from_numpy(np.matmul(a.numpy(), b.numpy())) if _on_cpu(a, b) else a @ b
+
+
+def _eigenvectors(symmetric):
+    """Eigenvectors (columns) of a symmetric matrix, eigenvalues ascending."""
+    import scipy.linalg
+    import torch
+
+    if _on_cpu(symmetric):
+        return torch.from_numpy(scipy.linalg.eigh(symmetric.numpy(), driver="evd", check_finite=False)[1])
+    return torch.linalg.eigh(symmetric)[1]
+
+
+def _svd(x):
+    """Thin SVD ``u, s, vh``."""
+    import scipy.linalg
+    import torch
+
+    if _on_cpu(x):
+        return tuple(map(torch.from_numpy, scipy.linalg.svd(x.numpy(), full_matrices=False, lapack_driver="gesdd",
+                                                            check_finite=False)))
+    return torch.linalg.svd(x, full_matrices=False)
+
+
 def unit_rows(x):
     """Rows scaled to unit length (rows of zeros stay zero)."""
     import torch
@@ -101,23 +140,25 @@ def unit_rows(x):
 
 
 def pca_basis(x, n_components: int):
-    """The top principal directions (D x n) of already-centred rows (a tensor).
+    """The top principal directions (D x n) of already-centred rows (a tensor), each with its largest entry positive.
 
     From the eigenvectors of the D x D scatter matrix: for thousands of rows and
     D in the thousands this is several times faster than an SVD of the rows.
     """
     import torch
 
-    _, vectors = torch.linalg.eigh(x.T @ x)
-    return vectors.flip(1)[:, :n_components]
+    basis = _eigenvectors(matmul(x.T, x)).flip(1)[:, :n_components]
+    # An eigenvector's sign is the solver's choice (LAPACK and cuSOLVER differ); fixing it (largest entry
+    # positive, as scikit-learn's svd_flip) makes the spaces, and so the random-map control, the same on any device.
+    largest = basis.abs().argmax(dim=0)
+    return basis * torch.sign(basis[largest, torch.arange(basis.shape[1], device=basis.device)])
 
 
 def procrustes(source, target):
     """The orthogonal W minimising ||source W - target||_F (Schönemann's solution), tensors in and out."""
-    import torch
 
-    u, _, vh = torch.linalg.svd(source.T @ target, full_matrices=False)
-    return u @ vh
+    u, _, vh = _svd(matmul(source.T, target))
+    return matmul(u, vh)
 
 
 def best_gold_ranks(scores_fn: Callable, n_queries: int, gold: Sequence[np.ndarray], n_candidates: int = 0,
@@ -154,7 +195,13 @@ def best_gold_ranks(scores_fn: Callable, n_queries: int, gold: Sequence[np.ndarr
 
 def mean_top_k(scores, k: int):
     """Each row's mean of its ``k`` largest entries."""
-    return scores.topk(min(k, scores.shape[1]), dim=1, sorted=False).values.mean(dim=1)
+    import torch
+
+    k = min(k, scores.shape[1])
+    if _on_cpu(scores):
+        values = scores.numpy()
+        return torch.from_numpy(np.partition(values, values.shape[1] - k, axis=1)[:, -k:].mean(axis=1))
+    return scores.topk(k, dim=1, sorted=False).values.mean(dim=1)
 
 
 class CandidateScores:
@@ -183,7 +230,7 @@ class CandidateScores:
         test_rows = torch.as_tensor(test, device=mapped.device)
         step = query_block(len(mapped), limit=8192)
         for start in range(0, n_candidates, step):
-            block = self.candidates[start:start + step] @ mapped.T
+            block = matmul(self.candidates[start:start + step], mapped.T)
             self.density[start:start + len(block)] = mean_top_k(block, csls_k)
             if keep:
                 self._test_scores[:, start:start + len(block)] = block[:, test_rows].T
@@ -198,7 +245,7 @@ class CandidateScores:
             chosen = torch.as_tensor(rows[start:stop], device=self.candidates.device)
         if self._test_scores is not None:
             return self._test_scores[chosen]
-        return self.queries[chosen] @ self.candidates.T
+        return matmul(self.queries[chosen], self.candidates.T)
 
     def ranks(self, test_gold: Sequence[np.ndarray], rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Best-gold rank of test queries by nearest neighbour and by CSLS: of ``rows`` (positions among the test

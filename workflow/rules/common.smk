@@ -58,6 +58,8 @@ CONCEPT_ANALYSES = ("factors", "train_fractions", "similarity")
 CLUSTER = config["cluster"]
 # GPUs each concept-alignment job reserves; the jobs learn it from the environment the main process passes on.
 SCORING_GPUS = scoring_gpus(config["scoring"]["device"], workflow.global_resources.get("gpu"), CLUSTER["gpu_partition"])
+# The similarity jobs align concepts too when asked.
+SIMILARITY_GPUS = SCORING_GPUS if CONCEPTS and "alignment" in CONCEPTS.get("similarity", {}) else 0
 if workflow.is_main_process:
     export_scoring_device(SCORING_GPUS)
 T2I = config["experiments"].get("t2i")
@@ -301,7 +303,11 @@ def get_train_fractions_params(wildcards):
 
 
 def get_similarity_params(wildcards):
-    return canonical(CONCEPTS["similarity"])
+    spec = CONCEPTS["similarity"]
+    if "alignment" in spec:
+        # the alignment's own settings, so that the layer pairs are aligned as the alignment rule aligns
+        spec = {**spec, "alignment": {**_without_lists(CONCEPTS, leave_out=CONCEPT_ANALYSES), **spec["alignment"]}}
+    return canonical(spec)
 
 
 def get_concept_pair(wildcards):

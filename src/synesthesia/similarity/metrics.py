@@ -47,16 +47,7 @@ import numpy as np
 
 from ..resampling import DEFAULT_HALF_SAMPLES, DEFAULT_PERMUTATIONS, draw_half_samples, half_sample_interval
 from . import spaces
-from .spaces import (
-    DEFAULT_K,
-    DEFAULT_KEEP,
-    Neighbours,
-    Space,
-    centred_blocks,
-    positions_in,
-    reverse_positions,
-    unbiased_hsic,
-)
+from .spaces import DEFAULT_K, DEFAULT_KEEP, Neighbours, Space, centred_blocks, unbiased_hsic
 
 KNN_METRICS = ("mutual_knn", "nn_in_knn", "cycle_knn", "cknna")
 CKA_METRICS = ("cka", "cka_unbiased")
@@ -75,16 +66,20 @@ class _Graph:
 
     @cached_property
     def x_in_y(self) -> np.ndarray:
-        return positions_in(self.x.index, self.y.index)
+        return self.y.positions(self._rows, self.x.index)
 
     @cached_property
     def y_in_x(self) -> np.ndarray:
-        return positions_in(self.y.index, self.x.index)
+        return self.x.positions(self._rows, self.y.index)
 
     @cached_property
     def x_back_in_y(self) -> np.ndarray:
         """``[i, s]``: where row ``i`` stands in Y's list of its ``s``-th X-neighbour, -1 if not listed."""
-        return reverse_positions(self.x.index, self.y.index)
+        return self.y.positions(self.x.index, self._rows)
+
+    @property
+    def _rows(self) -> np.ndarray:
+        return np.arange(len(self.x.index))[:, None]
 
     def shuffled(self, permutation: np.ndarray) -> _Graph:
         """The graph of X against Y[permutation]: Y's lists relabelled, no cosine recomputed."""
@@ -182,19 +177,44 @@ def _cross_scatter(x: Space, y: Space, order: np.ndarray | None = None) -> np.nd
     return total
 
 
-def _cka_scores(x: Space, y: Space, cross: np.ndarray, y_norms: np.ndarray) -> dict[str, float]:
+def _cross_squared(x: Space, y: Space, via_grams: bool, order: np.ndarray | None = None) -> float:
+    """||X~^T Y~||_F^2, the biased HSIC (times n^2), pairing row i of X with row ``order[i]`` of Y.
+
+    From the cross-scatter (n d_x d_y multiply-adds) or, ``via_grams``, as the
+    Frobenius product of the spaces' centred Grams (n^2 once both are held), a row
+    block at a time: numpy sums each row pairwise in the Grams' precision, and the
+    rows in float64.
+    """
+    if not via_grams:
+        cross = _cross_scatter(x, y, order)
+        return float(np.einsum("ij,ij->", cross, cross))
+    total = 0.0
+    for start in range(0, x.n, spaces.ROW_BLOCK):
+        rows = slice(start, start + spaces.ROW_BLOCK)
+        y_rows = y.gram[rows] if order is None else y.gram[order[rows]][:, order]
+        total += float((x.gram[rows] * y_rows).sum(axis=1).sum(dtype=np.float64))
+    return total
+
+
+def _cka_scores(x: Space, y: Space, cross_squared: float, y_norms: np.ndarray) -> dict[str, float]:
     if x.n < 4:
         raise ValueError(f"CKA's unbiased estimator needs at least 4 concepts, got {x.n}")
-    cross_squared = float(np.einsum("ij,ij->", cross, cross))
     unbiased = unbiased_hsic(cross_squared, float(x.row_norms @ y_norms), float(x.row_norms.sum()),
                               float(y_norms.sum()), x.n)
     return {"cka": cross_squared / (x.scatter_norm * y.scatter_norm),
             "cka_unbiased": float(unbiased / np.sqrt(x.self_hsic_unbiased * y.self_hsic_unbiased))}
 
 
-def _svcca_score(x: Space, y: Space, cross: np.ndarray) -> float:
-    """Canonical correlations are the singular values of the cross-scatter of the whitened components."""
-    correlations = np.linalg.svd(x.whitening.T @ cross @ y.whitening, compute_uv=False)
+def _svcca_score(x: Space, y: Space, order: np.ndarray | None = None) -> float:
+    """Canonical correlations are the singular values of the cross-scatter of the whitened components.
+
+    Pairs row i of X with row ``order[i]`` of Y. Each space's components (n x r)
+    are computed once, so a pair costs n r_x r_y multiply-adds, not the n d_x d_y
+    of the features' cross-scatter.
+    """
+    y_components = y.components if order is None else y.components[order]
+    correlations = np.linalg.svd(x.components.T.astype(np.float64) @ y_components.astype(np.float64),
+                                 compute_uv=False)
     return float(np.clip(correlations, 0, 1).mean())
 
 
@@ -251,32 +271,76 @@ def _canonical_correlations(x_parts: np.ndarray, y_parts: np.ndarray) -> np.ndar
 
 
 def _svcca_half_samples(x: Space, y: Space, members: np.ndarray) -> np.ndarray:
-    """SVCCA of every half-sample: CCA of the principal components fitted on all concepts."""
-    return np.array([_canonical_correlations(x.components[rows > 0], y.components[rows > 0]).mean()
-                     for rows in members])
+    """SVCCA of every half-sample: CCA of the principal components fitted on all concepts.
+
+    On one BLAS thread: a half's QR is many small BLAS calls, and threads
+    synchronising on each made it 4 to 80 times slower while other work shared the
+    two cores (80 ms and 1 s a half against 20 and 12 ms on one thread; 6,000
+    concepts, 64 components).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        return np.array([_canonical_correlations(x.components[rows > 0], y.components[rows > 0]).mean()
+                         for rows in members])
 
 
 # --------------------------------------------------------------------- comparisons
 
 
-class Comparison:
-    """Two row-aligned spaces; every metric, shuffled pairing and half-sample reuses their per-space work."""
+# Memory that held Gram matrices may take (every Y layer's, and the current X layer's) before CKA keeps to
+# cross-scatters: 4 GiB holds 25 float32 Grams and one more of 6,000 concepts.
+GRAM_MEMORY = 4 * 2 ** 30
+# An n x n elementwise pass is bound by memory, not arithmetic: each of its multiply-adds took as long as
+# about 14 in a float32 BLAS product on two EPYC cores (21 ms for a 6,000^2 pass; 1.5 s for the 3.7e10
+# multiply-adds of a 6,000 x 2,048 space's Gram).
+_PASS_COST = 16
 
-    def __init__(self, x: Space, y: Space):
+
+def grams_pay_off(n: int, x_dims: Sequence[int], y_dims: Sequence[int], itemsize: int) -> bool:
+    """Whether CKA of every (X layer, Y layer) pair is cheaper from centred Gram matrices than from cross-scatters.
+
+    A cross-scatter costs n d_x d_y multiply-adds per pair; Grams cost n^2 d / 2
+    once per layer (a symmetric product) and one n^2 pass per pair. Every Y
+    layer's Gram is held while X's layers pass one at a time, so Grams are used
+    only if those ``itemsize``-byte matrices fit in :data:`GRAM_MEMORY`.
+    """
+    via_cross = n * sum(x_dims) * sum(y_dims)
+    via_grams = n * n * (sum(x_dims) + sum(y_dims)) / 2 + _PASS_COST * n * n * len(x_dims) * len(y_dims)
+    return via_grams < via_cross and (len(y_dims) + 1) * n * n * itemsize <= GRAM_MEMORY
+
+
+class Comparison:
+    """Two row-aligned spaces; every metric, shuffled pairing and half-sample reuses their per-space work.
+
+    ``via_grams``: CKA from the spaces' centred Gram matrices (n x n, computed once
+    and held by each :class:`Space`) instead of their d_x x d_y cross-scatter; the
+    cheaper route when each space meets many others (:func:`grams_pay_off`).
+    """
+
+    def __init__(self, x: Space, y: Space, via_grams: bool = False):
         if x.n != y.n:
             raise ValueError(f"{x.name} has {x.n} rows but {y.name} has {y.n}: the spaces must be row-aligned, "
                              "one row per concept in both")
         if x.k != y.k:
             raise ValueError(f"{x.name} lists k={x.k} neighbours but {y.name} k={y.k}")
-        self.x, self.y, self.n, self.k = x, y, x.n, x.k
+        self.x, self.y, self.n, self.k, self.via_grams = x, y, x.n, x.k, via_grams
 
     @cached_property
     def graph(self) -> _Graph:
         return _Graph(self.k, self.x.neighbours, self.y.neighbours)
 
     @cached_property
-    def cross(self) -> np.ndarray:
-        return _cross_scatter(self.x, self.y)
+    def nearest_graph(self) -> _Graph:
+        """The graph of the k-nearest lists: with every concept sampled, no slot lies deeper, so it scores the same.
+
+        Matching k entries a row rather than the deeper lists' max(8k, 64) is 8x less work per pair.
+        """
+        return _Graph(self.k, self.x.nearest, self.y.nearest)
+
+    @cached_property
+    def cross_squared(self) -> float:
+        return _cross_squared(self.x, self.y, self.via_grams)
 
     def values(self, metrics: Sequence[str] | None = None) -> dict[str, float]:
         return self._scores(check_metrics(metrics))
@@ -310,15 +374,17 @@ class Comparison:
     def _scores(self, metrics: Sequence[str], permutation: np.ndarray | None = None) -> dict[str, float]:
         scores = {}
         if set(metrics) & set(KNN_METRICS):
-            graph = self.graph if permutation is None else self.graph.shuffled(permutation)
+            graph = self.nearest_graph if permutation is None else self.nearest_graph.shuffled(permutation)
             scores.update(_knn_scores(graph, np.ones(self.n), metrics))
-        if set(metrics) & {*CKA_METRICS, "svcca"}:
-            cross = self.cross if permutation is None else _cross_scatter(self.x, self.y, permutation)
-            if set(metrics) & set(CKA_METRICS):
-                y_norms = self.y.row_norms if permutation is None else self.y.row_norms[permutation]
-                scores.update(_cka_scores(self.x, self.y, cross, y_norms))
-            if "svcca" in metrics:
-                scores["svcca"] = _svcca_score(self.x, self.y, cross)
+        if set(metrics) & set(CKA_METRICS):
+            if permutation is None:
+                cross_squared, y_norms = self.cross_squared, self.y.row_norms
+            else:
+                cross_squared = _cross_squared(self.x, self.y, self.via_grams, permutation)
+                y_norms = self.y.row_norms[permutation]
+            scores.update(_cka_scores(self.x, self.y, cross_squared, y_norms))
+        if "svcca" in metrics:
+            scores["svcca"] = _svcca_score(self.x, self.y, permutation)
         return {metric: scores[metric] for metric in metrics}
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..records import write_records
 from ..resampling import DEFAULT_HALF_SAMPLES, DEFAULT_PERMUTATIONS, half_sample_interval
-from .metrics import KNN_METRICS, Comparison, check_metrics
+from .metrics import CKA_METRICS, KNN_METRICS, Comparison, check_metrics, grams_pay_off
 from .spaces import DEFAULT_K, DEFAULT_KEEP, Space
 
 _NO_UNCERTAINTY = {"ci_low": None, "ci_high": None, "level": None, "half_samples": 0,
@@ -59,6 +59,10 @@ def layer_pair_records(
     ``"best"`` adds half-sample intervals and the shuffled-pairing null to each
     metric's best pair, ``"all"`` to every pair. The best pair is chosen on the
     concepts it is scored on, so with many layers its value is optimistic.
+
+    Each layer's own work (neighbour lists, components) is done once; CKA comes
+    from centred Gram matrices, each vision layer's held throughout, where
+    :func:`.metrics.grams_pay_off` finds them cheaper than per-pair cross-scatters.
     """
     from ..align import normalize_rows
 
@@ -76,11 +80,17 @@ def layer_pair_records(
 
     vision_spaces = {str(layer): Space(normalize_rows(rows), k, keep, f"vision layer {layer}")
                      for layer, rows in vision_layers.items()}
+    # the features' precision once normalised: float16 is widened to float32, integers to float64
+    itemsize = max(np.result_type(rows.dtype, np.float32).itemsize
+                   for rows in (*text_rows.values(), *vision_layers.values()))
+    via_grams = bool(set(metrics) & set(CKA_METRICS)) and grams_pay_off(
+        n_concepts, [rows.shape[-1] for rows in text_rows.values()],
+        [space.dim for space in vision_spaces.values()], itemsize)
     values, fields = {}, {}
     for text_layer in text_rows:
         space = text_space(text_layer)
         for vision_layer, vision_space in vision_spaces.items():
-            comparison = Comparison(space, vision_space)
+            comparison = Comparison(space, vision_space, via_grams)
             values[text_layer, vision_layer] = comparison.values(metrics)
             if uncertainty == "all":
                 fields[text_layer, vision_layer] = _uncertainty(comparison, metrics, values[text_layer, vision_layer],
@@ -89,7 +99,7 @@ def layer_pair_records(
             for metric in metrics}
     if uncertainty == "best":
         for pair in dict.fromkeys(best.values()):
-            comparison = Comparison(text_space(pair[0]), vision_spaces[pair[1]])
+            comparison = Comparison(text_space(pair[0]), vision_spaces[pair[1]], via_grams)
             chosen = [metric for metric in metrics if best[metric] == pair]
             fields[pair] = _uncertainty(comparison, chosen, values[pair], half_samples, permutations, level, seed)
 
@@ -103,6 +113,24 @@ def layer_pair_records(
             + [record(metric, best[metric], "best") for metric in metrics])
 
 
+ALIGNMENT_METRIC = "alignment"
+
+
+def alignment_layer_records(values: Mapping[tuple[str, str], Mapping[str, float]], k: int,
+                            n_concepts: int) -> list[dict]:
+    """Records of the concept alignment's CSLS P@k at every layer pair (:func:`synesthesia.align.alignment_by_layer`)
+    beside the similarity metrics', metric ``alignment``: one per pair, then the best pair, each with the
+    shuffled-dictionary control's mean as its null."""
+    best = max(values, key=lambda pair: values[pair]["value"])
+
+    def record(pair: tuple[str, str], selection: str) -> dict:
+        return {"metric": ALIGNMENT_METRIC, "value": values[pair]["value"], "selection": selection,
+                "text_layer": pair[0], "vision_layer": pair[1], "n_concepts": n_concepts, "k": k, "keep": None,
+                **_NO_UNCERTAINTY, "null_mean": values[pair]["null_mean"]}
+
+    return [record(pair, "layer_pair") for pair in values] + [record(best, "best")]
+
+
 def concept_language_rows(language: np.ndarray, gold: Sequence[np.ndarray]) -> np.ndarray:
     """One language row per concept: the mean of its aliases' unit-length rows, so each alias weighs the same."""
     from ..align import normalize_rows
@@ -111,6 +139,21 @@ def concept_language_rows(language: np.ndarray, gold: Sequence[np.ndarray]) -> n
     starts = np.concatenate([[0], np.cumsum([len(g) for g in gold])[:-1]])
     sums = np.add.reduceat(normalize_rows(language[rows].astype(np.float64)), starts, axis=0)
     return (sums / np.array([len(g) for g in gold])[:, None]).astype(np.float32)
+
+
+def layer_alignment(pairs, text_layers: Sequence[str], word_rows, vision_layers: Mapping[str, np.ndarray],
+                    setting: Mapping, dictionary, dictionary_path: str) -> dict[tuple[str, str], dict[str, float]]:
+    """The concept alignment at every layer pair, as the experiment's ``setting`` (its ``k``, and the alignment's
+    ``splits``, ``train_fraction``, ``csls_k``, ``seed``, ``preprocess``) asks, on the job's device;
+    ``word_rows(layer)``: every candidate word's row at a text layer."""
+    from ..align import alignment_by_layer, require_concept_ks, resolve_splits
+    from ..ranking import job_placement
+
+    require_concept_ks(pairs, [setting["k"]], setting["csls_k"])
+    return alignment_by_layer(pairs, text_layers, word_rows, dict(vision_layers), setting["k"],
+                              resolve_splits(setting["splits"], dictionary, dictionary_path),
+                              setting["train_fraction"], setting["csls_k"], setting["seed"], setting["preprocess"],
+                              job_placement())
 
 
 def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict,
@@ -123,7 +166,8 @@ def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out
     so two multi-layer stores give every layer pair and the best one per
     metric. ``spec`` may set ``metrics``, ``k``, ``keep``, ``half_samples``,
     ``permutations``, ``level``, ``seed`` and ``uncertainty`` (see
-    :func:`layer_pair_records`).
+    :func:`layer_pair_records`), and ``alignment`` to add the concept alignment's
+    P@k at every layer pair (:func:`layer_alignment`).
     """
     from ..align import concept_pair_identity, concept_pairs, read_pair
     from ..data.concepts import read_dictionary
@@ -133,9 +177,14 @@ def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out
     dictionary = read_dictionary(dictionary_path)
     pairs = concept_pairs(vision.vectors, vision.ids, text.vectors, text.ids, dictionary.concepts)
     # Stored layers share the main vector's ids, row for row: the same rows are the concepts'.
-    text_layers = {str(text.attrs["layer"]): concept_language_rows(pairs.language, pairs.gold)}
-    text_layers |= {str(index): concept_language_rows(read_layer(text_path, index).vectors, pairs.gold)
-                    for index in stored_layers(text_path)}
+    main_layer = str(text.attrs["layer"])
+
+    def word_rows(layer: str) -> np.ndarray:
+        """Every candidate word's row at ``layer``, read when needed: all layers of a corpus may not fit at once."""
+        return pairs.language if layer == main_layer else read_layer(text_path, int(layer)).vectors
+
+    text_layers = {layer: concept_language_rows(word_rows(layer), pairs.gold)
+                   for layer in (main_layer, *map(str, stored_layers(text_path)))}
     vision_layers = {str(vision.attrs["layer"]): pairs.vision}
     vision_layers |= {str(index): read_layer(vision_path, index).vectors[pairs.vision_rows]
                       for index in stored_layers(vision_path)}
@@ -145,4 +194,8 @@ def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out
         **{key: spec[key] for key in ("metrics", "k", "keep", "half_samples", "permutations", "level", "seed",
                                       "uncertainty") if key in spec},
     )
+    if "alignment" in spec:
+        records += alignment_layer_records(layer_alignment(pairs, list(text_layers), word_rows, vision_layers,
+                                                           spec["alignment"], dictionary, dictionary_path),
+                                           spec["alignment"]["k"], len(pairs.concepts))
     return write_records(out, concept_pair_identity(text, vision, dictionary.name, "similarity"), records)

@@ -66,6 +66,10 @@ class Neighbours:
         """``[i, s]``: where row ``i`` stands in the list of its ``s``-th neighbour (-1: not listed)."""
         return self.positions(self.index, np.arange(len(self.index))[:, None])
 
+    def nearest(self, k: int) -> Neighbours:
+        """The first ``k`` entries of every list."""
+        return Neighbours(np.ascontiguousarray(self.index[:, :k]), np.ascontiguousarray(self.cosine[:, :k]))
+
     def reordered(self, order: np.ndarray) -> Neighbours:
         """The lists of the rows taken in ``order`` (new row i is old row order[i]), relabelled to match."""
         new_label = np.argsort(order)
@@ -138,6 +142,11 @@ class Space:
             raise ValueError(f"{self.name}: k={self.k} nearest neighbours need more than {self.k + 1} concepts, "
                              f"got {self.n}")
         return cosine_neighbours(self.x, min(max(_DEPTH_PER_K * self.k, _MIN_DEPTH), self.n - 1))
+
+    @cached_property
+    def nearest(self) -> Neighbours:
+        """Each row's k nearest alone: all that scores on every concept read (half-samples read deeper lists)."""
+        return self.neighbours.nearest(self.k)
 
     @cached_property
     def row_norms(self) -> np.ndarray:
