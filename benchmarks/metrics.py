@@ -189,7 +189,6 @@ def layer_breakdown(n: int, via_grams: bool) -> dict:
     """
     import numpy as np
 
-    import synesthesia
     from synesthesia.align import normalize_rows
     from synesthesia.similarity import Comparison, Space
 
@@ -221,8 +220,7 @@ def layer_breakdown(n: int, via_grams: bool) -> dict:
     comparison.half_samples(None, 1, seed=0)  # matches the deeper lists once, as a best pair does
     fixed = timed(lambda: comparison.half_samples(None, 0, seed=0))[1]
     some = timed(lambda: comparison.half_samples(None, BREAKDOWN_HALF_SAMPLES, seed=0))[1]
-    return {"package": synesthesia.__file__,
-            "text_layer": first[1, 0] - again[1, 0][1],
+    return {"text_layer": first[1, 0] - again[1, 0][1],
             "vision_layer": vision_builds[1] + first[0, 1] - again[0, 1][1],
             "pair": float(np.mean([seconds for _, seconds in again.values()])),
             "half_samples": fixed + (some - fixed) * SIMILARITY["half_samples"] / BREAKDOWN_HALF_SAMPLES,

@@ -56,7 +56,7 @@ CONTROLS = ("none", "shuffled", "random_map")  # each alignment ranks the fitted
 PUBLISHED_FOLDS = 5
 # float32 matrix products: on the project's CI kind (2 cores) as benchmarks/align.py measured them, and an
 # A100's float32 peak for a GPU (no GPU measured yet).
-SCORING_FLOPS_PER_SECOND = {"cpu_hours": 1.5e11, "gpu_hours": 1.95e13}
+SCORING_FLOPS_PER_SECOND = {"cpu_hours": 1.2e11, "gpu_hours": 1.95e13}
 log = logging.getLogger(__name__)
 
 

@@ -91,7 +91,7 @@ RULE_RESOURCES = {
     "table": (4000, 30),
     "concept_factors": (8000, 120),
     "concept_train_fractions": (8000, 120),
-    "concept_similarity": (8000, 60),
+    "concept_similarity": (16000, 120),  # all layers of two models: their Grams and layers, about 11 GB
     "t2i_split": (1000, 10),
     "demo_inception": (2000, 10),
     "t2i_latents": (16000, 120),
