@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "synesthesia"
 # Lowest first. A module is in the layer of its longest listed prefix.
 LAYERS = (
     # facts and plumbing that know no stage
-    ("versions", "logs", "images", "gpu", "slurm", "records", "resampling", "caches", "lbfgs", "deployment"),
+    ("versions", "logs", "images", "gpu", "slurm", "records", "resampling", "caches", "lbfgs", "deployment",
+     "ranking"),
     ("config", "store", "data.tables", "glue"),
     # data preparation and model loading
     ("data", "models"),

@@ -92,13 +92,12 @@ def test_the_job_placement_is_the_cpu_unless_the_workflow_gave_the_job_a_gpu(mon
         job_placement("tpu")
     if not torch.cuda.is_available():
         monkeypatch.setenv(ranking.DEVICE_ENV, "cuda")
-        with pytest.raises(RuntimeError, match="scoring.device: cuda, but this job sees no CUDA device"):
+        with pytest.raises(RuntimeError, match="holds a GPU .* but sees no CUDA device"):
             job_placement()
 
 
 def test_scoring_jobs_reserve_a_gpu_only_where_the_run_has_one():
-    assert ranking.scoring_gpus("auto", None, None) == 0
-    assert ranking.scoring_gpus("auto", 2, None) == 1          # --resources gpu=2
-    assert ranking.scoring_gpus("auto", 0, "gpu") == 1         # a SLURM GPU partition
-    assert ranking.scoring_gpus("cpu", 4, "gpu") == 0
-    assert ranking.scoring_gpus("cuda", None, None) == 1
+    assert ranking.scoring_gpus("auto", None) == 0
+    assert ranking.scoring_gpus("auto", 2) == 1          # --resources gpu=2
+    assert ranking.scoring_gpus("cpu", 4) == 0
+    assert ranking.scoring_gpus("cuda", None) == 1       # e.g. SLURM, to the GPU partition

@@ -51,11 +51,14 @@ class Placement:
 CPU = Placement()
 
 
-def scoring_gpus(setting: str, run_gpus, gpu_partition: str | None) -> int:
-    """GPUs each scoring job reserves: ``scoring.device`` against what the run has (``--resources gpu=N``,
-    ``cluster.gpu_partition``)."""
+def scoring_gpus(setting: str, run_gpus) -> int:
+    """GPUs each scoring job reserves: ``scoring.device`` against the run's ``--resources gpu=N``.
+
+    ``auto`` takes a GPU only where the run has some: a GPU partition is not proof
+    of one (on SLURM, ``cuda`` sends the scoring jobs there).
+    """
     if setting == "auto":
-        return int(bool(getattr(run_gpus, "value", run_gpus)) or bool(gpu_partition))
+        return int(bool(getattr(run_gpus, "value", run_gpus)))
     return int(setting == "cuda")
 
 
@@ -82,8 +85,9 @@ def job_placement(setting: str | None = None) -> Placement:
 
     claim_gpu()
     if not torch.cuda.is_available():
-        raise RuntimeError("config: scoring.device: cuda, but this job sees no CUDA device; run it on a GPU node "
-                           "(SLURM: `cluster.gpu_partition`) or set scoring.device: cpu")
+        raise RuntimeError("config: scoring.device: this job holds a GPU (scoring.device: cuda, or auto under "
+                           "--resources gpu=N) but sees no CUDA device; set scoring.device: cpu, or run it where "
+                           "CUDA is (SLURM: `cluster.gpu_partition`)")
     log.info(f"scoring on {torch.cuda.get_device_name(0)}")
     return Placement("cuda")
 

@@ -57,7 +57,7 @@ EXPERIMENT_LISTS = ("datasets", "text_models", "vision_models")
 CONCEPT_ANALYSES = ("factors", "train_fractions", "similarity")
 CLUSTER = config["cluster"]
 # GPUs each concept-alignment job reserves; the jobs learn it from the environment the main process passes on.
-SCORING_GPUS = scoring_gpus(config["scoring"]["device"], workflow.global_resources.get("gpu"), CLUSTER["gpu_partition"])
+SCORING_GPUS = scoring_gpus(config["scoring"]["device"], workflow.global_resources.get("gpu"))
 # The similarity jobs align concepts too when asked.
 SIMILARITY_GPUS = SCORING_GPUS if CONCEPTS and "alignment" in CONCEPTS.get("similarity", {}) else 0
 if workflow.is_main_process:
