@@ -422,12 +422,13 @@ def alignment_by_layer(pairs: ConceptPairs, text_layers: Sequence[str], word_row
     layer, read once per layer; ``vision_layers[v]``: one row per concept (as ``pairs.vision``).
     """
     values = {}
+    vision_layers = {layer: rows.astype(np.float32) for layer, rows in vision_layers.items()}
     for text_layer in text_layers:
         language = word_rows(text_layer).astype(np.float32)
         for vision_layer, vision in vision_layers.items():
             log.info(f"alignment at text layer {text_layer}, vision layer {vision_layer}")
             hits = {"none": [], "shuffled": []}
-            for _, _, _, ranks in split_ranks(replace(pairs, vision=vision.astype(np.float32), language=language),
+            for _, _, _, ranks in split_ranks(replace(pairs, vision=vision, language=language),
                                               splits, train_fraction, csls_k, seed, preprocess, placement):
                 for control, scores in hits.items():
                     scores.append(recall_at_k(ranks[control]["csls"], [k])[k])
