@@ -25,7 +25,7 @@ import torch
 from align_numpy_baseline import align_concepts as baseline_align
 
 from synesthesia import align
-from synesthesia.plan import CONTROLS, scoring_flops
+from synesthesia.plan import scoring_flops
 from synesthesia.ranking import Placement
 
 KS = (1, 5, 10, 30, 50, 100)
@@ -92,7 +92,7 @@ def main() -> None:
     pairs = study_shaped(args.synsets, args.aliases, args.words, args.text_dim, args.vision_dim)
 
     ours_time, ours = timed(project_ranks, pairs, args.splits, args.csls_k, Placement("cpu"))
-    flops = scoring_flops(args.synsets, args.words, args.text_dim, args.vision_dim, args.splits * len(CONTROLS),
+    flops = scoring_flops(args.synsets, args.words, args.text_dim, args.vision_dim, args.splits * len(align.CONTROLS),
                           args.splits)
     print(f"  synesthesia, cpu float32:    {ours_time:7.1f} s ({ours_time / args.splits:.1f} s per split); "
           f"{flops / 1e12:.1f} TFLOP of products by synesthesia.plan's count: {flops / ours_time / 1e9:.0f} "

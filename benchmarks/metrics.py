@@ -23,7 +23,9 @@ each layer's own noise, least noisy two thirds of the way through each model. It
 baseline is the similarity package as it was before layer pairs shared work
 (commit ``BASELINE_COMMIT``, read from git), timed in the same run on 2 x 2 layers
 and extrapolated to 33 x 25; this code is timed on the same 2 x 2 layers for the
-breakdown, then on all 825 pairs.
+breakdown, then on all 825 pairs. On a CUDA device, when there is one, the same
+layers are scored there too (``layer_pair_records(..., device="cuda")``), with the
+ratio to this code on the CPU and the largest difference of the best values.
 
     .venv/bin/python benchmarks/metrics.py [--sizes 6000 20000] [--threads 2] [--cases metrics layers]
         [--layers 33 25] [--layer-concepts 6000]
@@ -229,30 +231,38 @@ def layer_breakdown(n: int, via_grams: bool) -> dict:
             "values": {f"{t},{v}": values for (t, v), (values, _) in again.items()}}
 
 
-def all_layer_pairs(n: int, text_count: int, vision_count: int) -> dict:
-    """In a fresh process: layer_pair_records on the first ``text_count`` x ``vision_count`` layers."""
+def all_layer_pairs(n: int, text_count: int, vision_count: int, device: str | None = None) -> dict:
+    """In a fresh process: layer_pair_records on the first ``text_count`` x ``vision_count`` layers, on ``device``."""
     from synesthesia.similarity import layer_pair_records
+
+    if device:
+        import torch
+
+        torch.ones(1, device=device).sum().item()  # the CUDA context, outside the timing
 
     text, vision = correlated_layers(n, layer_noise(LAYERS[0])[:text_count], layer_noise(LAYERS[1])[:vision_count])
     data_mb = sum(layer.nbytes for layer in (*text, *vision)) / 2 ** 20
     data_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     records = layer_pair_records({str(i): rows for i, rows in enumerate(text)},
-                                 {str(i): rows for i, rows in enumerate(vision)}, uncertainty="best", **SIMILARITY)
+                                 {str(i): rows for i, rows in enumerate(vision)}, uncertainty="best", device=device,
+                                 **SIMILARITY)
     seconds = time.perf_counter() - start
     best = [record for record in records if record["selection"] == "best"]
     return {"seconds": seconds, "rss_rise_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - data_rss) / 1024,
             "data_mb": data_mb, "best_pairs": len({(r["text_layer"], r["vision_layer"]) for r in best}),
-            "best": {r["metric"]: f"{r['value']:.4f} at ({r['text_layer']}, {r['vision_layer']})" for r in best}}
+            "best": {r["metric"]: f"{r['value']:.4f} at ({r['text_layer']}, {r['vision_layer']})" for r in best},
+            "best_values": {r["metric"]: r["value"] for r in best}}
 
 
 def work(name: str, n: int, mode: str) -> dict:
     """A worker's measurement: ``mode`` is timed|traced for a metric, baseline|current for the layer breakdown,
-    and TEXTxVISION layer counts for all_layers."""
+    and TEXTxVISION layer counts for all_layers (TEXTxVISIONxDEVICE on a torch device)."""
     if name == "layer_breakdown":
         return layer_breakdown(n, via_grams=mode == "current")
     if name == "all_layers":
-        return all_layer_pairs(n, *map(int, mode.split("x")))
+        text_count, vision_count, *device = mode.split("x")
+        return all_layer_pairs(n, int(text_count), int(vision_count), *device)
     return run_one(name, n, mode == "traced")
 
 
@@ -353,6 +363,24 @@ def layers_case(n: int, text_count: int, vision_count: int, threads: int) -> Non
     print(f"  ratio, baseline / this code: {baseline_total / measured:.1f}x in all; "
           f"{baseline['pair'] / current['pair']:.0f}x per pair ({baseline['pair']:.2f} s / {current['pair']:.3f} s)")
     print("  best pairs: " + "; ".join(f"{metric} {where}" for metric, where in full["best"].items()))
+    gpu_case(full, n, text_count, vision_count, threads)
+
+
+def gpu_case(on_cpu: dict, n: int, text_count: int, vision_count: int, threads: int) -> None:
+    """The all-layers run again on a CUDA device, when there is one: its time against the CPU's."""
+    import torch
+
+    if not torch.cuda.is_available():
+        print("  no CUDA device: the GPU route not timed")
+        return
+    on_gpu = worker("all_layers", n, f"{text_count}x{vision_count}xcuda", threads)
+    if "error" in on_gpu:
+        print(f"  GPU run failed: {on_gpu['error']}")
+        return
+    gap = max(abs(on_gpu["best_values"][metric] - value) for metric, value in on_cpu["best_values"].items())
+    print(f"  this code on {torch.cuda.get_device_name(0)}, {text_count} x {vision_count}: {on_gpu['seconds']:.1f} s; "
+          f"ratio (cpu / gpu) {on_cpu['seconds'] / on_gpu['seconds']:.1f}x; largest |gpu - cpu| of the best values "
+          f"{gap:.1e}; best pairs: " + "; ".join(f"{metric} {where}" for metric, where in on_gpu["best"].items()))
 
 
 def main() -> None:

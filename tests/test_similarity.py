@@ -514,3 +514,39 @@ def test_layer_pair_records_are_the_same_with_cka_from_grams(monkeypatch):
         for key, value in across.items():
             if isinstance(value, float):
                 assert gram[key] == pytest.approx(value, abs=1e-12), (across["metric"], key)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 2e-5)])
+def test_spaces_on_a_torch_device_score_as_numpy(monkeypatch, dtype, tolerance):
+    """The GPU route (torch products, topk, eigh) run on the CPU: every metric, null and half-sample as numpy's."""
+    monkeypatch.setattr(similarity.spaces, "ROW_BLOCK", 37)
+    x, y = _related(n=130, dx=24, dy=16, noise=0.8, seed=22)
+    x, y = x.astype(dtype), y.astype(dtype)
+    for via_grams in (False, True):
+        on_numpy = Comparison(Space(x, keep=0.9), Space(y, keep=0.9), via_grams)
+        on_torch = Comparison(Space(x, keep=0.9, device="cpu"), Space(y, keep=0.9, device="cpu"), via_grams)
+        assert on_torch.values() == pytest.approx(on_numpy.values(), abs=tolerance)
+        draws = {"null": lambda comparison: comparison.null(permutations=6, seed=3),
+                 "half_samples": lambda comparison: comparison.half_samples(count=8, seed=3)}
+        for name, draw in draws.items():
+            expected, found = draw(on_numpy), draw(on_torch)
+            for metric in METRICS:
+                np.testing.assert_allclose(found[metric], expected[metric], rtol=0, atol=tolerance,
+                                           err_msg=f"{name} {metric}")
+    assert not isinstance(on_torch.x.gram, np.ndarray)
+    np.testing.assert_array_equal(Space(x, device="cpu").neighbours.index, Space(x).neighbours.index)
+    with pytest.raises(ValueError, match="on device cpu but Y on None"):
+        Comparison(Space(x, device="cpu"), Space(y, name="Y"))
+
+
+def test_layer_pair_records_on_a_torch_device_are_numpys():
+    x, y = _related(n=120, seed=23)
+    rng = np.random.default_rng(24)
+    text, vision = {"0": rng.normal(size=(120, 10)), "1": x}, {"a": y, "b": rng.normal(size=(120, 6))}
+    records = {device: layer_pair_records(text, vision, half_samples=10, permutations=4, device=device)
+               for device in (None, "cpu")}
+    assert len(records["cpu"]) == len(records[None]) == 5 * len(METRICS)
+    for on_numpy, on_torch in zip(records[None], records["cpu"]):
+        assert on_torch.keys() == on_numpy.keys()
+        for key, value in on_numpy.items():
+            assert on_torch[key] == (pytest.approx(value, abs=1e-10) if isinstance(value, float) else value), key

@@ -8,7 +8,7 @@ fitted or a neighbour is searched.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -30,6 +30,8 @@ from .records import write_records
 log = logging.getLogger(__name__)
 
 PREPROCESSING = ("project", "study")
+# What an alignment ranks: the fitted map, and two chance levels (see :func:`align_concepts`).
+CONTROLS = ("none", "shuffled", "random_map")
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -183,24 +185,33 @@ def _study_space(rows, dim: int):
 
 
 def shared_spaces(vision, language, gold: list[np.ndarray], train: np.ndarray, preprocess: str = "project",
-                  placement: Placement = CPU):
+                  placement: Placement = CPU, language_spaces: dict | None = None):
     """Both spaces in a common dimension, the larger one reduced by PCA, as tensors of ``placement``.
 
     ``project``: centred and normalised on the training concepts, PCA fitted on the
     training concepts' rows and their aliases' rows only, so no test concept shapes
     the spaces; the common dimension is the smaller space's (or the number of
     training rows, if fewer). ``study``: as the study's code did (:func:`_study_space`);
-    it does not depend on ``train``.
+    it does not depend on ``train``. ``language_spaces``: the language side's spaces
+    by dimension, filled and reused by a caller that pairs the same language rows
+    and split with several vision spaces.
     """
-    vision, language = placement.put(vision), placement.put(language)
-    if preprocess == "study":
-        dim = min(vision.shape[1], language.shape[1], len(vision), len(language))
-        return _study_space(vision, dim), _study_space(language, dim)
-    if preprocess != "project":
+    if preprocess not in PREPROCESSING:
         raise ValueError(f"preprocess must be one of {PREPROCESSING}, not {preprocess!r}")
     train_aliases = np.unique(np.concatenate([gold[i] for i in train]))
-    dim = min(vision.shape[1], language.shape[1], len(train), len(train_aliases))
-    return _Space(vision[train], dim)(vision), _Space(language[train_aliases], dim)(language)
+    if preprocess == "study":
+        dim = min(vision.shape[1], language.shape[1], len(vision), len(language))
+    else:
+        dim = min(vision.shape[1], language.shape[1], len(train), len(train_aliases))
+
+    def space(rows, fitted_on):
+        rows = placement.put(rows)
+        return _study_space(rows, dim) if preprocess == "study" else _Space(rows[fitted_on], dim)(rows)
+
+    language_spaces = {} if language_spaces is None else language_spaces
+    if dim not in language_spaces:
+        language_spaces[dim] = space(language, train_aliases)
+    return space(vision, train), language_spaces[dim]
 
 
 def training_pairs(gold: list[np.ndarray], train: np.ndarray, shuffle_seed: int | None = None):
@@ -262,14 +273,18 @@ def align_concepts(vision, language, gold: list[np.ndarray], train: np.ndarray, 
 
 
 def align_shared(vision_z, language_z, gold: list[np.ndarray], train: np.ndarray, test: np.ndarray, csls_k: int,
-                 seed: int) -> dict[str, dict[str, np.ndarray]]:
-    """:func:`align_concepts` on spaces already shared (:func:`shared_spaces`)."""
-    random_map = placement_of(vision_z).put(random_orthogonal(vision_z.shape[1], seed))
-    return {
-        "none": procrustes_ranks(vision_z, language_z, gold, train, test, csls_k),
-        "shuffled": procrustes_ranks(vision_z, language_z, gold, train, test, csls_k, shuffle_seed=seed + 10_000),
-        "random_map": rank_aliases(matmul(vision_z, random_map), language_z, gold, test, csls_k),
-    }
+                 seed: int, controls: Sequence[str] = CONTROLS) -> dict[str, dict[str, np.ndarray]]:
+    """:func:`align_concepts` on spaces already shared (:func:`shared_spaces`), for the ``controls`` asked."""
+    ranks = {}
+    if "none" in controls:
+        ranks["none"] = procrustes_ranks(vision_z, language_z, gold, train, test, csls_k)
+    if "shuffled" in controls:
+        ranks["shuffled"] = procrustes_ranks(vision_z, language_z, gold, train, test, csls_k,
+                                             shuffle_seed=seed + 10_000)
+    if "random_map" in controls:
+        random_map = placement_of(vision_z).put(random_orthogonal(vision_z.shape[1], seed))
+        ranks["random_map"] = rank_aliases(matmul(vision_z, random_map), language_z, gold, test, csls_k)
+    return ranks
 
 
 def placement_of(tensor) -> Placement:
@@ -425,15 +440,23 @@ def alignment_by_layer(pairs: ConceptPairs, text_layers: Sequence[str], word_row
     vision_layers = {layer: rows.astype(np.float32) for layer, rows in vision_layers.items()}
     for text_layer in text_layers:
         language = word_rows(text_layer).astype(np.float32)
-        for vision_layer, vision in vision_layers.items():
-            log.info(f"alignment at text layer {text_layer}, vision layer {vision_layer}")
-            hits = {"none": [], "shuffled": []}
-            for _, _, _, ranks in split_ranks(replace(pairs, vision=vision, language=language),
-                                              splits, train_fraction, csls_k, seed, preprocess, placement):
-                for control, scores in hits.items():
+        hits = {layer: {"none": [], "shuffled": []} for layer in vision_layers}
+        language_spaces = {}
+        for split, train, test in concept_splits(pairs, splits, train_fraction, seed):
+            # a split's language space depends on the text layer alone (and on the split, unless study's)
+            if preprocess != "study":
+                language_spaces = {}
+            for vision_layer, vision in vision_layers.items():
+                log.info(f"alignment at text layer {text_layer}, vision layer {vision_layer}, split {split}")
+                vision_z, language_z = shared_spaces(vision, language, pairs.gold, train, preprocess, placement,
+                                                     language_spaces)
+                ranks = align_shared(vision_z, language_z, pairs.gold, train, test, csls_k, seed + split,
+                                     controls=("none", "shuffled"))
+                for control, scores in hits[vision_layer].items():
                     scores.append(recall_at_k(ranks[control]["csls"], [k])[k])
-            values[text_layer, vision_layer] = {"value": float(np.mean(hits["none"])),
-                                                "null_mean": float(np.mean(hits["shuffled"]))}
+        for vision_layer, scores in hits.items():
+            values[text_layer, vision_layer] = {"value": float(np.mean(scores["none"])),
+                                                "null_mean": float(np.mean(scores["shuffled"]))}
     return values
 
 

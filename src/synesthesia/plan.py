@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .align import CONTROLS
 from .config import (
     extra_layers_asked,
     load_yaml,
@@ -52,7 +53,6 @@ ACTIVATION_OVERHEAD = 1.2
 DEFAULT_GPU_MEMORY_GB = 80
 BUILT_BY_WORKFLOW = "built by the workflow"
 SCORING_RULES = ("concept_alignment", "concept_factors", "concept_train_fractions")
-CONTROLS = ("none", "shuffled", "random_map")  # each alignment ranks the fitted map and both controls
 PUBLISHED_FOLDS = 5
 # float32 matrix products: on the project's CI kind (2 cores) as benchmarks/align.py measured them, and an
 # A100's float32 peak for a GPU (no GPU measured yet).

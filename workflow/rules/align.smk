@@ -89,11 +89,11 @@ rule concept_similarity:
         "logs/concept_similarity/{dataset}/{text_model}__{vision_model}.log",
     benchmark:
         "results/benchmarks/concept_similarity/{dataset}/{text_model}__{vision_model}.tsv"
-    retries: rule_retries("concept_similarity", SIMILARITY_GPUS)
+    retries: rule_retries("concept_similarity", SCORING_GPUS)
     conda:
         "../../envs/score.yaml"
     resources:
-        **rule_resources("concept_similarity", SIMILARITY_GPUS),
+        **rule_resources("concept_similarity", SCORING_GPUS),
     params:
         spec=get_similarity_params,
         version=SIMILARITY_VERSION,

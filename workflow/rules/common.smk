@@ -56,10 +56,9 @@ CAPTION_DATASETS = [name for name in DATASETS if name not in CONCEPT_DATASETS]
 EXPERIMENT_LISTS = ("datasets", "text_models", "vision_models")
 CONCEPT_ANALYSES = ("factors", "train_fractions", "similarity")
 CLUSTER = config["cluster"]
-# GPUs each concept-alignment job reserves; the jobs learn it from the environment the main process passes on.
+# GPUs each concept scoring job (alignment, factors, training fractions, similarity) reserves; the jobs
+# learn it from the environment the main process passes on.
 SCORING_GPUS = scoring_gpus(config["scoring"]["device"], workflow.global_resources.get("gpu"))
-# The similarity jobs align concepts too when asked.
-SIMILARITY_GPUS = SCORING_GPUS if CONCEPTS and "alignment" in CONCEPTS.get("similarity", {}) else 0
 if workflow.is_main_process:
     export_scoring_device(SCORING_GPUS)
 T2I = config["experiments"].get("t2i")

@@ -47,7 +47,7 @@ import numpy as np
 
 from ..resampling import DEFAULT_HALF_SAMPLES, DEFAULT_PERMUTATIONS, draw_half_samples, half_sample_interval
 from . import spaces
-from .spaces import DEFAULT_K, DEFAULT_KEEP, Neighbours, Space, centred_blocks, unbiased_hsic
+from .spaces import DEFAULT_K, DEFAULT_KEEP, Neighbours, Space, on_device, to_numpy, unbiased_hsic
 
 KNN_METRICS = ("mutual_knn", "nn_in_knn", "cycle_knn", "cknna")
 CKA_METRICS = ("cka", "cka_unbiased")
@@ -171,10 +171,10 @@ def _knn_scores(graph: _Graph, members: np.ndarray, metrics: Sequence[str]) -> d
 
 def _cross_scatter(x: Space, y: Space, order: np.ndarray | None = None) -> np.ndarray:
     """X~^T Y~ (d1 x d2), pairing row i of X with row ``order[i]`` of Y; summed over row blocks."""
-    total = np.zeros((x.dim, y.dim))
-    for x_block, y_block in zip(centred_blocks(x.x, x.mean), centred_blocks(y.x, y.mean, order)):
+    total = x.zeros((x.dim, y.dim))
+    for x_block, y_block in zip(x.blocks(), y.blocks(order)):
         total += x_block.T @ y_block
-    return total
+    return to_numpy(total)
 
 
 def _cross_squared(x: Space, y: Space, via_grams: bool, order: np.ndarray | None = None) -> float:
@@ -182,17 +182,18 @@ def _cross_squared(x: Space, y: Space, via_grams: bool, order: np.ndarray | None
 
     From the cross-scatter (n d_x d_y multiply-adds) or, ``via_grams``, as the
     Frobenius product of the spaces' centred Grams (n^2 once both are held), a row
-    block at a time: numpy sums each row pairwise in the Grams' precision, and the
-    rows in float64.
+    block at a time: each row is summed in the Grams' precision, and the rows in
+    float64.
     """
     if not via_grams:
         cross = _cross_scatter(x, y, order)
         return float(np.einsum("ij,ij->", cross, cross))
-    total = 0.0
+    total, order = 0.0, None if order is None else on_device(order, y.device)
     for start in range(0, x.n, spaces.ROW_BLOCK):
         rows = slice(start, start + spaces.ROW_BLOCK)
         y_rows = y.gram[rows] if order is None else y.gram[order[rows]][:, order]
-        total += float((x.gram[rows] * y_rows).sum(axis=1).sum(dtype=np.float64))
+        row_sums = (x.gram[rows] * y_rows).sum(1)
+        total += float(row_sums.sum(dtype=np.float64) if x.device is None else row_sums.double().sum())
     return total
 
 
@@ -212,9 +213,14 @@ def _svcca_score(x: Space, y: Space, order: np.ndarray | None = None) -> float:
     are computed once, so a pair costs n r_x r_y multiply-adds, not the n d_x d_y
     of the features' cross-scatter.
     """
-    y_components = y.components if order is None else y.components[order]
-    correlations = np.linalg.svd(x.components.T.astype(np.float64) @ y_components.astype(np.float64),
-                                 compute_uv=False)
+    y_components = y.components if order is None else y.components[on_device(order, y.device)]
+    if x.device is None:
+        correlations = np.linalg.svd(x.components.T.astype(np.float64) @ y_components.astype(np.float64),
+                                     compute_uv=False)
+    else:
+        import torch
+
+        correlations = to_numpy(torch.linalg.svdvals(x.components.T.double() @ y_components.double()))
     return float(np.clip(correlations, 0, 1).mean())
 
 
@@ -226,23 +232,31 @@ def _cka_half_samples(x: Space, y: Space, members: np.ndarray) -> dict[str, np.n
     block by block against all samples at once. The biased HSIC re-centres on the
     sample (p = w / m): p'(K∘L)p - 2 sum p_i (Kp)_i (Lp)_i + (p'Kp)(p'Lp).
     """
-    x_centred = (x.x - x.mean).astype(x.x.dtype)
-    y_centred = (y.x - y.mean).astype(y.x.dtype)
-    columns = members.T.astype(np.promote_types(x.x.dtype, y.x.dtype))
-    forms = {pair: np.zeros(len(members)) for pair in ("kl", "kk", "ll")}
+    x_centred, y_centred = x.centred(), y.centred()
+    columns = on_device(members.T.astype(np.promote_types(x.x.dtype, y.x.dtype)), x.device)
+    forms = {pair: x.zeros((len(members),)) for pair in ("kl", "kk", "ll")}
     # read from its module at call time, so one setting (tests shrink it) reaches every blocked loop
     for start in range(0, x.n, spaces.ROW_BLOCK):
         rows = slice(start, start + spaces.ROW_BLOCK)
         k_block, l_block = x_centred[rows] @ x_centred.T, y_centred[rows] @ y_centred.T
         for pair, product in (("kl", k_block * l_block), ("kk", k_block * k_block), ("ll", l_block * l_block)):
-            forms[pair] += np.einsum("ir,ir->r", columns[rows], product @ columns, dtype=np.float64)
-    k_w = (x_centred @ (x_centred.T @ columns)).astype(np.float64)
-    l_w = (y_centred @ (y_centred.T @ columns)).astype(np.float64)
-    hsic = {pair: _sampled_hsic(forms[pair], first, second, a, b, members)
+            forms[pair] += _column_dots(columns[rows], product @ columns)
+    k_w = to_numpy(x_centred @ (x_centred.T @ columns)).astype(np.float64)
+    l_w = to_numpy(y_centred @ (y_centred.T @ columns)).astype(np.float64)
+    hsic = {pair: _sampled_hsic(to_numpy(forms[pair]), first, second, a, b, members)
             for pair, first, second, a, b in (("kl", k_w, l_w, x.row_norms, y.row_norms),
                                               ("kk", k_w, k_w, x.row_norms, x.row_norms),
                                               ("ll", l_w, l_w, y.row_norms, y.row_norms))}
     return {name: hsic["kl"][i] / np.sqrt(hsic["kk"][i] * hsic["ll"][i]) for i, name in enumerate(CKA_METRICS)}
+
+
+def _column_dots(a, b):
+    """Each column's dot product of ``a`` and ``b`` (numpy arrays or tensors), summed in float64."""
+    if isinstance(a, np.ndarray):
+        return np.einsum("ir,ir->r", a, b, dtype=np.float64)
+    import torch
+
+    return (a * b).sum(0, dtype=torch.float64)
 
 
 def _sampled_hsic(form: np.ndarray, k_w: np.ndarray, l_w: np.ndarray, a: np.ndarray, b: np.ndarray,
@@ -280,8 +294,9 @@ def _svcca_half_samples(x: Space, y: Space, members: np.ndarray) -> np.ndarray:
     """
     from threadpoolctl import threadpool_limits
 
+    x_components, y_components = to_numpy(x.components), to_numpy(y.components)
     with threadpool_limits(1, user_api="blas"):
-        return np.array([_canonical_correlations(x.components[rows > 0], y.components[rows > 0]).mean()
+        return np.array([_canonical_correlations(x_components[rows > 0], y_components[rows > 0]).mean()
                          for rows in members])
 
 
@@ -324,6 +339,8 @@ class Comparison:
                              "one row per concept in both")
         if x.k != y.k:
             raise ValueError(f"{x.name} lists k={x.k} neighbours but {y.name} k={y.k}")
+        if x.device != y.device:
+            raise ValueError(f"{x.name} is on device {x.device} but {y.name} on {y.device}: compare spaces on one")
         self.x, self.y, self.n, self.k, self.via_grams = x, y, x.n, x.k, via_grams
 
     @cached_property

@@ -49,6 +49,7 @@ def layer_pair_records(
     level: float = 0.95,
     seed: int = 0,
     uncertainty: str = "best",
+    device: str | None = None,
 ) -> list[dict]:
     """Every metric for every (text layer, vision layer) pair, then the best pair per metric, in long format.
 
@@ -63,6 +64,7 @@ def layer_pair_records(
     Each layer's own work (neighbour lists, components) is done once; CKA comes
     from centred Gram matrices, each vision layer's held throughout, where
     :func:`.metrics.grams_pay_off` finds them cheaper than per-pair cross-scatters.
+    ``device``: a torch device for the spaces' products (see :mod:`.spaces`).
     """
     from ..align import normalize_rows
 
@@ -76,9 +78,9 @@ def layer_pair_records(
     (n_concepts,) = sizes
 
     def text_space(layer: str) -> Space:
-        return Space(normalize_rows(text_rows[layer]), k, keep, f"text layer {layer}")
+        return Space(normalize_rows(text_rows[layer]), k, keep, f"text layer {layer}", device)
 
-    vision_spaces = {str(layer): Space(normalize_rows(rows), k, keep, f"vision layer {layer}")
+    vision_spaces = {str(layer): Space(normalize_rows(rows), k, keep, f"vision layer {layer}", device)
                      for layer, rows in vision_layers.items()}
     # the features' precision once normalised: float16 is widened to float32, integers to float64
     itemsize = max(np.result_type(rows.dtype, np.float32).itemsize
@@ -142,18 +144,18 @@ def concept_language_rows(language: np.ndarray, gold: Sequence[np.ndarray]) -> n
 
 
 def layer_alignment(pairs, text_layers: Sequence[str], word_rows, vision_layers: Mapping[str, np.ndarray],
-                    setting: Mapping, dictionary, dictionary_path: str) -> dict[tuple[str, str], dict[str, float]]:
+                    setting: Mapping, dictionary, dictionary_path: str,
+                    placement) -> dict[tuple[str, str], dict[str, float]]:
     """The concept alignment at every layer pair, as the experiment's ``setting`` (its ``k``, and the alignment's
-    ``splits``, ``train_fraction``, ``csls_k``, ``seed``, ``preprocess``) asks, on the job's device;
+    ``splits``, ``train_fraction``, ``csls_k``, ``seed``, ``preprocess``) asks, in ``placement``;
     ``word_rows(layer)``: every candidate word's row at a text layer."""
     from ..align import alignment_by_layer, require_concept_ks, resolve_splits
-    from ..ranking import job_placement
 
     require_concept_ks(pairs, [setting["k"]], setting["csls_k"])
     return alignment_by_layer(pairs, text_layers, word_rows, dict(vision_layers), setting["k"],
                               resolve_splits(setting["splits"], dictionary, dictionary_path),
                               setting["train_fraction"], setting["csls_k"], setting["seed"], setting["preprocess"],
-                              job_placement())
+                              placement)
 
 
 def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out: str, spec: dict,
@@ -167,10 +169,12 @@ def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out
     metric. ``spec`` may set ``metrics``, ``k``, ``keep``, ``half_samples``,
     ``permutations``, ``level``, ``seed`` and ``uncertainty`` (see
     :func:`layer_pair_records`), and ``alignment`` to add the concept alignment's
-    P@k at every layer pair (:func:`layer_alignment`).
+    P@k at every layer pair (:func:`layer_alignment`). Both run on the job's device
+    (:func:`~synesthesia.ranking.job_placement`).
     """
     from ..align import concept_pair_identity, concept_pairs, read_pair
     from ..data.concepts import read_dictionary
+    from ..ranking import job_placement
     from ..store import read_layer, stored_layers
 
     text, vision = read_pair(text_path, vision_path, tables)
@@ -188,14 +192,16 @@ def score_similarity(text_path: str, vision_path: str, dictionary_path: str, out
     vision_layers = {str(vision.attrs["layer"]): pairs.vision}
     vision_layers |= {str(index): read_layer(vision_path, index).vectors[pairs.vision_rows]
                       for index in stored_layers(vision_path)}
+    placement = job_placement()
     records = layer_pair_records(
         text_layers,
         vision_layers,
+        device=None if placement.device == "cpu" else placement.device,
         **{key: spec[key] for key in ("metrics", "k", "keep", "half_samples", "permutations", "level", "seed",
                                       "uncertainty") if key in spec},
     )
     if "alignment" in spec:
         records += alignment_layer_records(layer_alignment(pairs, list(text_layers), word_rows, vision_layers,
-                                                           spec["alignment"], dictionary, dictionary_path),
+                                                           spec["alignment"], dictionary, dictionary_path, placement),
                                            spec["alignment"]["k"], len(pairs.concepts))
     return write_records(out, concept_pair_identity(text, vision, dictionary.name, "similarity"), records)

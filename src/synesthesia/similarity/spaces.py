@@ -8,6 +8,11 @@ SVCCA comes from each space's whitened principal components. SVCCA with a
 variance fraction needs a dense eigendecomposition of each d x d scatter (O(d^3):
 tens of seconds at d = 4096 on two cores); an integer number of components uses
 an iterative solver instead.
+
+A space given a torch ``device`` (a scoring job's GPU) runs its n x n and n x d
+products, neighbour selection and dense eigendecomposition there; without one
+everything stays in numpy, bit for bit as before. Results agree to float
+rounding (accumulations in float64 on both).
 """
 
 from __future__ import annotations
@@ -76,23 +81,49 @@ class Neighbours:
         return Neighbours(new_label[self.index[order]], self.cosine[order])
 
 
-def cosine_neighbours(x: np.ndarray, depth: int) -> Neighbours:
-    """The ``depth`` most cosine-similar other rows of every row, from row blocks of the cosine matrix."""
+def on_device(array: np.ndarray, device: str | None):
+    """``array`` as a tensor on ``device`` (same dtype), or itself with no device."""
+    if device is None:
+        return array
+    import torch
+
+    return torch.as_tensor(array, device=device)
+
+
+def to_numpy(array) -> np.ndarray:
+    return array if isinstance(array, np.ndarray) else array.cpu().numpy()
+
+
+def _largest(block, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Columns and values of each row's ``depth`` largest entries, in no order, as numpy arrays."""
+    if isinstance(block, np.ndarray):
+        top = np.argpartition(block, block.shape[1] - depth, axis=1)[:, block.shape[1] - depth:]
+        return top, np.take_along_axis(block, top, axis=1)
+    values, top = block.topk(depth, dim=1, sorted=False)
+    return to_numpy(top), to_numpy(values)
+
+
+def cosine_neighbours(x: np.ndarray, depth: int, device: str | None = None) -> Neighbours:
+    """The ``depth`` most cosine-similar other rows of every row, from row blocks of the cosine matrix.
+
+    ``device``: a torch device for the blocks and the selection (None: numpy).
+    """
     n = len(x)
     if not 1 <= depth < n:
         raise ValueError(f"cannot list {depth} neighbours among {n} rows")
     norms = np.linalg.norm(x, axis=1)
     inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(x.dtype)
+    rows, scale = on_device(x, device), on_device(inverse, device)
     index = np.empty((n, depth), dtype=np.int64)
     cosine = np.empty((n, depth), dtype=np.float64)
     for start in range(0, n, ROW_BLOCK):
         stop = min(start + ROW_BLOCK, n)
-        block = x[start:stop] @ x.T
-        block *= inverse[start:stop, None]
-        block *= inverse[None, :]
-        block[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        top = np.argpartition(block, n - depth, axis=1)[:, n - depth:]
-        values = np.take_along_axis(block, top, axis=1)
+        block = rows[start:stop] @ rows.T
+        block *= scale[start:stop, None]
+        block *= scale[None, :]
+        diagonal = on_device(np.arange(stop - start), device)
+        block[diagonal, diagonal + start] = -np.inf
+        top, values = _largest(block, depth)
         order = np.lexsort((top, -values), axis=1)
         index[start:stop] = np.take_along_axis(top, order, axis=1)
         cosine[start:stop] = np.take_along_axis(values, order, axis=1)
@@ -130,18 +161,48 @@ def unbiased_hsic(cross_squared: float, diagonal_product: float, sum_a: float, s
 class Space:
     """One side's features and the work every comparison with it reuses, each part computed on first use."""
 
-    def __init__(self, features, k: int = DEFAULT_K, keep: float | int = DEFAULT_KEEP, name: str = "X"):
+    def __init__(self, features, k: int = DEFAULT_K, keep: float | int = DEFAULT_KEEP, name: str = "X",
+                 device: str | None = None):
         self.x = _as_features(features, name)
         self.n, self.dim = self.x.shape
-        self.k, self.keep, self.name = k, keep, name
+        self.k, self.keep, self.name, self.device = k, keep, name, device
         self.mean = self.x.mean(axis=0, dtype=np.float64)
+
+    @cached_property
+    def _device_centred(self):
+        import torch
+
+        rows = torch.as_tensor(self.x, device=self.device)
+        return (rows.double() - torch.as_tensor(self.mean, device=self.device)).to(rows.dtype)
+
+    def centred(self):
+        """X~ in x's precision: a tensor held on the space's device, or a numpy array made anew."""
+        if self.device is None:
+            return (self.x - self.mean).astype(self.x.dtype)
+        return self._device_centred
+
+    def blocks(self, order: np.ndarray | None = None):
+        """Row blocks of X~ (rows taken in ``order`` if given), on the space's device."""
+        if self.device is None:
+            yield from centred_blocks(self.x, self.mean, order)
+            return
+        order = None if order is None else on_device(order, self.device)
+        for start in range(0, self.n, ROW_BLOCK):
+            rows = slice(start, start + ROW_BLOCK) if order is None else order[start:start + ROW_BLOCK]
+            yield self._device_centred[rows]
+
+    def zeros(self, shape: tuple[int, ...]):
+        """A float64 accumulator on the space's device."""
+        import torch
+
+        return np.zeros(shape) if self.device is None else torch.zeros(shape, dtype=torch.float64, device=self.device)
 
     @cached_property
     def neighbours(self) -> Neighbours:
         if not 1 <= self.k < self.n - 1:
             raise ValueError(f"{self.name}: k={self.k} nearest neighbours need more than {self.k + 1} concepts, "
                              f"got {self.n}")
-        return cosine_neighbours(self.x, min(max(_DEPTH_PER_K * self.k, _MIN_DEPTH), self.n - 1))
+        return cosine_neighbours(self.x, min(max(_DEPTH_PER_K * self.k, _MIN_DEPTH), self.n - 1), self.device)
 
     @cached_property
     def nearest(self) -> Neighbours:
@@ -161,10 +222,10 @@ class Space:
         Both have the same Frobenius norm and the same non-zero eigenvalues.
         """
         if self.dim <= self.n:
-            total = np.zeros((self.dim, self.dim))
-            for block in centred_blocks(self.x, self.mean):
+            total = self.zeros((self.dim, self.dim))
+            for block in self.blocks():
                 total += block.T @ block
-            return total
+            return to_numpy(total)
         centred = (self.x - self.mean).astype(np.float64)
         return centred @ centred.T
 
@@ -182,7 +243,7 @@ class Space:
         """W (d x r): ``X~ W`` are the top ``keep`` principal components, scaled to unit scatter."""
         # matrix_rank's tolerance on singular values, squared for the scatter's eigenvalues
         tolerance = (max(self.n, self.dim) * np.finfo(self.x.dtype).eps) ** 2
-        values, vectors = _principal(self.scatter, self.keep, tolerance, self.name)
+        values, vectors = _principal(self.scatter, self.keep, tolerance, self.name, self.device)
         if self.dim <= self.n:
             return vectors / np.sqrt(values)
         # Gram route: X~^T u / lambda maps a row onto the unit-scatter component u.
@@ -190,22 +251,30 @@ class Space:
         return centred.T @ vectors / values
 
     @cached_property
-    def gram(self) -> np.ndarray:
-        """The centred linear kernel X~ X~^T (n x n, x's precision): CKA's HSIC with another space is then an n^2 sum.
+    def gram(self):
+        """The centred linear kernel X~ X~^T (n x n, x's precision, on the space's device): CKA's HSIC with
+        another space is then an n^2 sum.
 
         ``a @ a.T`` is a symmetric rank-d update in BLAS, n^2 d / 2 multiply-adds.
         """
-        centred = (self.x - self.mean).astype(self.x.dtype)
+        centred = self.centred()
         return centred @ centred.T
 
     @cached_property
-    def components(self) -> np.ndarray:
-        """The whitened principal components of every row (n x r): SVCCA's canonical correlations come from them."""
-        return np.concatenate([b @ self.whitening.astype(self.x.dtype) for b in centred_blocks(self.x, self.mean)])
+    def components(self):
+        """The whitened principal components of every row (n x r, on the space's device): SVCCA's canonical
+        correlations come from them."""
+        whitening = on_device(self.whitening.astype(self.x.dtype), self.device)
+        blocks = [block @ whitening for block in self.blocks()]
+        if self.device is None:
+            return np.concatenate(blocks)
+        import torch
+
+        return torch.cat(blocks)
 
 
-def _principal(scatter: np.ndarray, keep: float | int, tolerance: float,
-               name: str) -> tuple[np.ndarray, np.ndarray]:
+def _principal(scatter: np.ndarray, keep: float | int, tolerance: float, name: str,
+               device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top eigenvalues (descending) and eigenvectors of a scatter matrix: a variance fraction or a count.
 
     Components below ``tolerance`` times the largest eigenvalue are numerically
@@ -228,7 +297,12 @@ def _principal(scatter: np.ndarray, keep: float | int, tolerance: float,
         order = np.argsort(values)[::-1]
         values, vectors = values[order], vectors[:, order]
     elif 0 < keep <= 1:
-        values, vectors = scipy.linalg.eigh(scatter, driver="evd", check_finite=False)
+        if device is None:
+            values, vectors = scipy.linalg.eigh(scatter, driver="evd", check_finite=False)
+        else:
+            import torch
+
+            values, vectors = map(to_numpy, torch.linalg.eigh(torch.as_tensor(scatter, device=device)))
         values, vectors = values[::-1], vectors[:, ::-1]
         share = np.cumsum(np.clip(values, 0, None)) / np.clip(values, 0, None).sum()
         # numerically absent components add no variance, whatever the share asked for
