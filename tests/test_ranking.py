@@ -83,6 +83,30 @@ def test_float32_scores_agree_with_float64_to_a_tie():
     assert min(fitted) > 0.5                         # the planted map is found: the comparison is not of noise
 
 
+def test_the_gpu_route_run_on_the_cpu_ranks_as_the_numpy_route(monkeypatch):
+    """A GPU's route (torch products, eigh, SVD and topk) taken on the CPU: the same P@k as numpy's, end to end,
+    but for the eigenvectors' signs, which both fix alike; so a CUDA device's results differ by float rounding."""
+    rng = np.random.default_rng(3)
+    n, dim = 300, 32
+    vision = rng.normal(size=(n, dim))
+    language = np.vstack([vision @ random_orthogonal(dim, 4) + 0.7 * rng.normal(size=(n, dim)),
+                          rng.normal(size=(500, dim))])
+    language = np.hstack([language, 0.1 * rng.normal(size=(len(language), 8))])
+    concepts, words = [f"c{i}" for i in range(n)], [f"w{i}" for i in range(len(language))]
+    dictionary = {c: [f"w{i}"] for i, c in enumerate(concepts)}
+
+    def scored():
+        records = concept_alignment_records(vision, concepts, language, words, dictionary, [1, 5, 10], 2, 0.7, 10,
+                                            seed=0, placement=Placement(dtype="float64"))
+        return {(r["split"], r["control"], r["retrieval"], r["k"]): r["value"] for r in records}
+
+    on_numpy = scored()
+    monkeypatch.setattr(ranking, "_on_cpu", lambda *tensors: False)
+    on_torch = scored()
+    assert on_torch == pytest.approx(on_numpy, abs=1e-12)
+    assert on_numpy[0, "none", "csls", 10] > 0.5 and on_numpy[0, "random_map", "csls", 10] < 0.2
+
+
 def test_the_job_placement_is_the_cpu_unless_the_workflow_gave_the_job_a_gpu(monkeypatch):
     monkeypatch.delenv(ranking.DEVICE_ENV, raising=False)
     assert job_placement() == Placement("cpu", "float32")
