@@ -311,3 +311,17 @@ def test_scoring_cost_counts_one_pass_per_ranked_map_and_one_projection_per_spli
         assert costs.loc[rule, "cpu_hours"] == pytest.approx(flops / SCORING_FLOPS_PER_SECOND["cpu_hours"] / 3600)
     unknown = scoring_costs(summary, config, tmp_path, lambda model: (None, None, "size unknown"))
     assert unknown["tflop"].isna().all()
+    assert "concept_similarity" not in costs.index
+
+    # the similarity stage's alignment: the fitted map and the shuffled control at every layer pair, and each
+    # text layer's candidates projected once per split (t stores 2 layers beside its main vector, v 1)
+    summary = pd.DataFrame({"output_file": ["results/similarity/ds/t__v.json"], "rule": ["concept_similarity"],
+                            "would_run": [True]})
+    config["experiments"]["concepts"]["similarity"] = {"alignment": {"k": 1}}
+    layers = {"t": 2, "v": 1}
+    costs = scoring_costs(summary, config, tmp_path, lambda model: (None, dims[model], ""), layers.get)
+    assert costs.set_index("rule").loc["concept_similarity", "tflop"] == pytest.approx(
+        (2 * 2 * 3 * 2 * per_map + 2 * 3 * per_projection) / 1e12)
+    layers["t"] = None  # `layers: all` of a checkpoint whose config.json is not here
+    assert scoring_costs(summary, config, tmp_path, lambda model: (None, dims[model], ""), layers.get)[
+        "tflop"].isna().all()

@@ -187,13 +187,11 @@ def _size(model: str, spec: dict, workdir: Path, footprint) -> tuple[int | None,
         logging.disable(logging.NOTSET)
 
 
-def stored_layer_bytes(model: str, entry: dict, workdir: Path) -> tuple[int | None, str]:
-    """(bytes per row and vector value of the entry's extra ``layers`` arrays, why unknown): the number
-    of layers times the bytes of ``store_dtype``; 0 without ``layers``. ``all`` needs the checkpoint's
-    config.json on this machine to count its layers."""
+def stored_layer_count(model: str, entry: dict, workdir: Path) -> tuple[int | None, str]:
+    """(the number of hidden states the entry's ``layers`` adds to its store, why unknown): 0 without
+    ``layers``; ``all`` needs the checkpoint's config.json on this machine to count its layers."""
     if not extra_layers_asked(entry):
         return 0, ""
-    value_bytes = 2 if entry.get("store_dtype") == "float16" else 4
     try:
         depth = transformer_depth(entry, read_model_config(entry, workdir))
     except Exception as error:  # an unreadable config.json: the run itself will say
@@ -201,10 +199,19 @@ def stored_layer_bytes(model: str, entry: dict, workdir: Path) -> tuple[int | No
     else:
         why = "its config.json is not on this machine"
     if depth is not None:
-        return len(resolve_layers(model, entry, depth)) * value_bytes, ""
+        return len(resolve_layers(model, entry, depth)), ""
     if entry["layers"] == "all":
+        return None, why
+    return len(set(entry["layers"])), ""  # a negative and a positive index may name one layer
+
+
+def stored_layer_bytes(model: str, entry: dict, workdir: Path) -> tuple[int | None, str]:
+    """(bytes per row and vector value of the entry's extra ``layers`` arrays, why unknown): the number
+    of layers (:func:`stored_layer_count`) times the bytes of ``store_dtype``."""
+    count, why = stored_layer_count(model, entry, workdir)
+    if count is None:
         return None, f"disk of its layers unknown ({why})"
-    return len(set(entry["layers"])) * value_bytes, ""  # a negative and a positive index may name one layer
+    return count * (2 if entry.get("store_dtype") == "float16" else 4), ""
 
 
 def _cached(entry: dict, workdir: Path) -> bool | None:
@@ -298,12 +305,19 @@ def concept_candidates(config: dict, workdir: Path) -> pd.DataFrame:
                                        "extra_sentences"])
 
 
-def _maps_and_projections(rule: str, concepts: dict) -> tuple[int, int]:
-    """(Procrustes maps ranked, PCA projections of the candidates) one job of a concept-scoring rule makes."""
+def _maps_and_projections(rule: str, concepts: dict, text_layers: int = 1, vision_layers: int = 1) -> tuple[int, int]:
+    """(Procrustes maps ranked, PCA projections of the candidates) one job of a concept-scoring rule makes.
+
+    The similarity stage's alignment (``similarity.alignment``) ranks the fitted map and
+    the shuffled control at every (text layer, vision layer) pair of the two stores and
+    projects each text layer's candidates once per split.
+    """
     from .factors import TRAIN_FRACTIONS
     from .resampling import DEFAULT_PERMUTATIONS
 
     splits = concepts["splits"] if isinstance(concepts["splits"], int) else PUBLISHED_FOLDS
+    if rule == "concept_similarity":
+        return splits * 2 * text_layers * vision_layers, splits * text_layers
     if rule == "concept_factors":
         return splits * (1 + concepts["factors"].get("permutations", DEFAULT_PERMUTATIONS)), splits
     fractions = len(concepts.get("train_fractions") or TRAIN_FRACTIONS) if rule == "concept_train_fractions" else 1
@@ -317,18 +331,23 @@ def scoring_flops(n_concepts: int, n_candidates: int, text_dim: int, vision_dim:
     return 2.0 * n_candidates * width * (maps * n_concepts + projections * text_dim)
 
 
-def scoring_costs(summary: pd.DataFrame, config: dict, workdir: Path, size_of) -> pd.DataFrame:
+def scoring_costs(summary: pd.DataFrame, config: dict, workdir: Path, size_of,
+                  layers_of=lambda model: 0) -> pd.DataFrame:
     """Per concept-scoring rule and dataset: jobs that would run, their float32 TFLOPs, and CPU- or GPU-hours.
 
     Each ranked map is one pass over every (mapped concept, candidate word) cosine, and
     each split projects every candidate onto the language PCA basis (:func:`scoring_flops`,
-    :mod:`synesthesia.ranking`). Hours at SCORING_FLOPS_PER_SECOND. ``size_of(model)``:
-    (parameters, dim, why unknown).
+    :mod:`synesthesia.ranking`); the similarity stage counts when it aligns at every layer
+    pair (its metrics, per-layer n^2 products, are not counted). Hours at
+    SCORING_FLOPS_PER_SECOND. ``size_of(model)``: (parameters, dim, why unknown);
+    ``layers_of(model)``: the hidden states its store holds beside the main vector (None: unknown).
     """
     from .data.concepts import read_dictionary
 
     concepts = config["experiments"].get("concepts")
-    files = summary[summary["rule"].isin(SCORING_RULES) & summary["would_run"]]
+    rules = SCORING_RULES + (("concept_similarity",) if "alignment" in ((concepts or {}).get("similarity") or {})
+                             else ())
+    files = summary[summary["rule"].isin(rules) & summary["would_run"]]
     parts = files["output_file"].str.removesuffix(".json").str.split("/")
     jobs = pd.DataFrame({"rule": files["rule"], "dataset": parts.str[2], "pair": parts.str[3]})
     rows = []
@@ -339,12 +358,13 @@ def scoring_costs(summary: pd.DataFrame, config: dict, workdir: Path, size_of) -
         if table.exists() and dictionary.exists():
             n_concepts = len(read_dictionary(dictionary).concepts)
             n_candidates = read_tsv(table, ["id"])["id"].nunique()
-            maps, projections = _maps_and_projections(rule, concepts)
             for text_model, vision_model in group["pair"].str.split("__", n=1):
                 text_dim, vision_dim = size_of(text_model)[1], size_of(vision_model)[1]
-                if not (text_dim and vision_dim):
+                text_layers, vision_layers = layers_of(text_model), layers_of(vision_model)
+                if not (text_dim and vision_dim) or text_layers is None or vision_layers is None:
                     flops = None
                     break
+                maps, projections = _maps_and_projections(rule, concepts, 1 + text_layers, 1 + vision_layers)
                 flops += scoring_flops(n_concepts, n_candidates, text_dim, vision_dim, maps, projections)
         else:
             flops = None
@@ -367,9 +387,10 @@ def plan(snakefile: Path, configfile: Path, workdir: Path, footprint=None,
     footprint = footprint or functools.partial(reachable_footprint, root=workdir)
     costs, rate = model_costs(jobs, config, workdir, footprint, gpu_memory_gb)
     sizes = functools.cache(lambda model: _size(model, model_spec(config, model), workdir, footprint))
+    layers = functools.cache(lambda model: stored_layer_count(model, model_spec(config, model), workdir)[0])
     return {"embeddings": jobs, "scores": score_counts(summary), "costs": costs, "rate": rate,
             "gpu_memory_gb": gpu_memory_gb, "concepts": concept_candidates(config, workdir),
-            "scoring": scoring_costs(summary, config, workdir, sizes)}
+            "scoring": scoring_costs(summary, config, workdir, sizes, layers)}
 
 
 def _cell(value) -> str:
