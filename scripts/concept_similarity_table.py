@@ -17,3 +17,7 @@ save_figure(similarity_by_size(table, text_models=snakemake.params.text_models),
 save_figure(similarity_layer_heatmaps(table, text_models=snakemake.params.text_models,
                                       vision_models=snakemake.params.vision_models),
             snakemake.output.layers, snakemake.output.layers_pdf)
+if "alignment_layers" in snakemake.output.keys():
+    save_figure(similarity_layer_heatmaps(table, metric="alignment", text_models=snakemake.params.text_models,
+                                          vision_models=snakemake.params.vision_models),
+                snakemake.output.alignment_layers, snakemake.output.alignment_layers_pdf)

@@ -145,6 +145,19 @@ def test_adding_a_vision_model_to_the_concepts_grid_aligns_it_with_every_languag
     assert planned_jobs(config, demo_run) == expected
 
 
+def test_asking_the_similarity_stage_to_align_reruns_only_its_jobs_and_adds_the_alignment_heatmap(demo_run):
+    config = copy.deepcopy(DEMO)
+    config["experiments"]["concepts"]["similarity"]["alignment"] = {"k": 5}
+    concepts = DEMO["experiments"]["concepts"]
+    expected = {("all", ""), ("concept_similarity_table", "dataset=shapes-concepts")}
+    expected |= {("concept_similarity", f"dataset=shapes-concepts, text_model={t}, vision_model={v}")
+                 for t in concepts["text_models"] for v in concepts["vision_models"]}
+    assert planned_jobs(config, demo_run) == expected
+    plan = run_snakemake(demo_run, config, "-n").stdout
+    assert "results/figures/concept_similarity_shapes-concepts_alignment_layers.png" in plan
+    assert "alignment_layers" not in run_snakemake(demo_run, DEMO, "-n", "--forceall").stdout
+
+
 def test_finetuning_is_off_by_default_and_planned_per_task_and_model_when_enabled(tmp_path):
     assert not any(rule == "finetune" for rule, _ in planned_jobs(DEMO, tmp_path))
     config = copy.deepcopy(DEMO)

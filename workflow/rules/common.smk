@@ -55,6 +55,8 @@ CONCEPT_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] ==
 CAPTION_DATASETS = [name for name in DATASETS if name not in CONCEPT_DATASETS]
 EXPERIMENT_LISTS = ("datasets", "text_models", "vision_models")
 CONCEPT_ANALYSES = ("factors", "train_fractions", "similarity")
+# The similarity stage also aligns concepts at every layer pair (experiments.concepts.similarity.alignment).
+SIMILARITY_ALIGNS = bool(CONCEPTS) and "alignment" in (CONCEPTS.get("similarity") or {})
 CLUSTER = config["cluster"]
 # GPUs each concept scoring job (alignment, factors, training fractions, similarity) reserves; the jobs
 # learn it from the environment the main process passes on.
@@ -299,6 +301,21 @@ def get_train_fractions_params(wildcards):
     return canonical(
         {**_without_lists(CONCEPTS, leave_out=CONCEPT_ANALYSES), "train_fractions": CONCEPTS["train_fractions"]}
     )
+
+
+def alignment_layer_figures():
+    """The alignment's layer x layer heatmap: outputs of the similarity table when the similarity stage aligns."""
+    if not SIMILARITY_ALIGNS:
+        return {}
+    return {
+        "alignment_layers": report(
+            "results/figures/concept_similarity_{dataset}_alignment_layers.png",
+            caption="../report/concept_similarity_alignment_layers.rst",
+            category="6 Similarity",
+            labels={"result": "figure: concept alignment, language x vision model layers", "data": "{dataset}"},
+        ),
+        "alignment_layers_pdf": "results/figures/concept_similarity_{dataset}_alignment_layers.pdf",
+    }
 
 
 def get_similarity_params(wildcards):

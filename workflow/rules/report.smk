@@ -276,6 +276,7 @@ rule concept_similarity_table:
     input:
         get_similarity_scores,
     output:
+        **alignment_layer_figures(),
         table=report(
             "results/tables/concept_similarity_{dataset}.csv",
             caption="../report/concept_similarity.rst",
