@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 PREPROCESSING = ("project", "study")
 # What an alignment ranks: the fitted map, and two chance levels (see :func:`align_concepts`).
 CONTROLS = ("none", "shuffled", "random_map")
+# What the alignment at every layer pair ranks (:func:`alignment_by_layer`): the fitted map and its null.
+LAYER_CONTROLS = ("none", "shuffled")
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -440,7 +442,7 @@ def alignment_by_layer(pairs: ConceptPairs, text_layers: Sequence[str], word_row
     vision_layers = {layer: rows.astype(np.float32) for layer, rows in vision_layers.items()}
     for text_layer in text_layers:
         language = word_rows(text_layer).astype(np.float32)
-        hits = {layer: {"none": [], "shuffled": []} for layer in vision_layers}
+        hits = {layer: {control: [] for control in LAYER_CONTROLS} for layer in vision_layers}
         language_spaces = {}
         for split, train, test in concept_splits(pairs, splits, train_fraction, seed):
             # a split's language space depends on the text layer alone (and on the split, unless study's)
@@ -451,7 +453,7 @@ def alignment_by_layer(pairs: ConceptPairs, text_layers: Sequence[str], word_row
                 vision_z, language_z = shared_spaces(vision, language, pairs.gold, train, preprocess, placement,
                                                      language_spaces)
                 ranks = align_shared(vision_z, language_z, pairs.gold, train, test, csls_k, seed + split,
-                                     controls=("none", "shuffled"))
+                                     controls=LAYER_CONTROLS)
                 for control, scores in hits[vision_layer].items():
                     scores.append(recall_at_k(ranks[control]["csls"], [k])[k])
         for vision_layer, scores in hits.items():

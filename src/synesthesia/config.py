@@ -404,6 +404,12 @@ def transformer_depth(entry: dict, model_config: dict | None) -> int | None:
     return tower.get("num_hidden_layers", tower.get("n_layer"))
 
 
+def similarity_aligns(concepts: dict | None) -> bool:
+    """Whether the concepts experiment's similarity stage also aligns concepts at every layer pair
+    (``similarity.alignment``)."""
+    return "alignment" in ((concepts or {}).get("similarity") or {})
+
+
 def extra_layers_asked(entry: dict) -> bool:
     """Whether the entry asks for hidden states beyond its main vector (``layers`` other than ``last``)."""
     return entry.get("layers", "last") != "last"

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .align import CONTROLS
+from .align import CONTROLS, LAYER_CONTROLS
 from .config import (
     extra_layers_asked,
     load_yaml,
@@ -33,6 +33,7 @@ from .config import (
     model_spec,
     read_model_config,
     resolve_layers,
+    similarity_aligns,
     tiny_model_dir,
     transformer_depth,
     validate_config,
@@ -317,7 +318,7 @@ def _maps_and_projections(rule: str, concepts: dict, text_layers: int = 1, visio
 
     splits = concepts["splits"] if isinstance(concepts["splits"], int) else PUBLISHED_FOLDS
     if rule == "concept_similarity":
-        return splits * 2 * text_layers * vision_layers, splits * text_layers
+        return splits * len(LAYER_CONTROLS) * text_layers * vision_layers, splits * text_layers
     if rule == "concept_factors":
         return splits * (1 + concepts["factors"].get("permutations", DEFAULT_PERMUTATIONS)), splits
     fractions = len(concepts.get("train_fractions") or TRAIN_FRACTIONS) if rule == "concept_train_fractions" else 1
@@ -345,8 +346,7 @@ def scoring_costs(summary: pd.DataFrame, config: dict, workdir: Path, size_of,
     from .data.concepts import read_dictionary
 
     concepts = config["experiments"].get("concepts")
-    rules = SCORING_RULES + (("concept_similarity",) if "alignment" in ((concepts or {}).get("similarity") or {})
-                             else ())
+    rules = SCORING_RULES + (("concept_similarity",) if similarity_aligns(concepts) else ())
     files = summary[summary["rule"].isin(rules) & summary["would_run"]]
     parts = files["output_file"].str.removesuffix(".json").str.split("/")
     jobs = pd.DataFrame({"rule": files["rule"], "dataset": parts.str[2], "pair": parts.str[3]})

@@ -2,7 +2,15 @@ import math
 import re
 from pathlib import Path
 
-from synesthesia.config import REFERENCE_ENCODER, canonical, load_yaml, model_spec, tiny_model_dir, vocabulary_corpus
+from synesthesia.config import (
+    REFERENCE_ENCODER,
+    canonical,
+    load_yaml,
+    model_spec,
+    similarity_aligns,
+    tiny_model_dir,
+    vocabulary_corpus,
+)
 from synesthesia.data.tables import table_for
 from synesthesia.ranking import export_scoring_device, scoring_gpus
 from synesthesia.slurm import DEFAULT_PARTITION, memory_request, partition_memory_mb, useful_retries
@@ -56,7 +64,7 @@ CAPTION_DATASETS = [name for name in DATASETS if name not in CONCEPT_DATASETS]
 EXPERIMENT_LISTS = ("datasets", "text_models", "vision_models")
 CONCEPT_ANALYSES = ("factors", "train_fractions", "similarity")
 # The similarity stage also aligns concepts at every layer pair (experiments.concepts.similarity.alignment).
-SIMILARITY_ALIGNS = bool(CONCEPTS) and "alignment" in (CONCEPTS.get("similarity") or {})
+SIMILARITY_ALIGNS = similarity_aligns(CONCEPTS)
 CLUSTER = config["cluster"]
 # GPUs each concept scoring job (alignment, factors, training fractions, similarity) reserves; the jobs
 # learn it from the environment the main process passes on.
@@ -320,7 +328,7 @@ def alignment_layer_figures():
 
 def get_similarity_params(wildcards):
     spec = CONCEPTS["similarity"]
-    if "alignment" in spec:
+    if SIMILARITY_ALIGNS:
         # the alignment's own settings, so that the layer pairs are aligned as the alignment rule aligns
         spec = {**spec, "alignment": {**_without_lists(CONCEPTS, leave_out=CONCEPT_ANALYSES), **spec["alignment"]}}
     return canonical(spec)
